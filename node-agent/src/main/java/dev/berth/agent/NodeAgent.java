@@ -1,0 +1,56 @@
+package dev.berth.agent;
+
+import dev.berth.agent.container.ContainerStore;
+import dev.berth.agent.content.ContentStore;
+import dev.berth.agent.image.ImageStore;
+import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.agent.runtime.Runc;
+import dev.berth.agent.runtime.TaskManager;
+import dev.berth.agent.snapshot.OverlaySnapshotter;
+import dev.berth.oci.Platform;
+import dev.berth.oci.RegistryClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One node's container machinery, free of any transport: content store, snapshotter, images, containers, tasks.
+ * {@code root} keeps what must survive a reboot (content, snapshots, metadata); {@code state} what lives with
+ * the running containers (bundles, shim sockets, logs, runtime state).
+ */
+public final class NodeAgent implements AutoCloseable {
+
+    public record Settings(Path root, Path state, Path shim, String runtime) {}
+
+    private final MetadataStore meta;
+    private final ContentStore content;
+    private final OverlaySnapshotter snapshots;
+    private final ImageStore images;
+    private final ContainerStore containers;
+    private final TaskManager tasks;
+
+    public NodeAgent(Settings s) throws IOException {
+        Files.createDirectories(s.root());
+        Files.createDirectories(s.state());
+        this.meta = new MetadataStore(s.root().resolve("metadata.db"));
+        this.content = new ContentStore(s.root().resolve("content"));
+        this.snapshots = new OverlaySnapshotter(s.root().resolve("snapshots"), meta);
+        this.images = new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host());
+        this.containers = new ContainerStore(meta, images, snapshots);
+        this.tasks = new TaskManager(s.state(), s.shim(), new Runc(s.runtime(), s.state().resolve("runc")), meta, snapshots);
+        tasks.recover();
+    }
+
+    public MetadataStore metadata() { return meta; }
+    public ContentStore content() { return content; }
+    public OverlaySnapshotter snapshots() { return snapshots; }
+    public ImageStore images() { return images; }
+    public ContainerStore containers() { return containers; }
+    public TaskManager tasks() { return tasks; }
+
+    @Override
+    public void close() throws Exception {
+        tasks.close();
+        meta.close();
+    }
+}

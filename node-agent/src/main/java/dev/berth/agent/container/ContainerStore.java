@@ -1,0 +1,98 @@
+package dev.berth.agent.container;
+
+import dev.berth.agent.image.ImageStore;
+import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.agent.metadata.MetadataStore.ContainerRecord;
+import dev.berth.agent.metadata.MetadataStore.ImageRecord;
+import dev.berth.agent.runtime.RunRequest;
+import dev.berth.agent.runtime.SpecBuilder;
+import dev.berth.agent.runtime.TaskException;
+import dev.berth.agent.snapshot.OverlaySnapshotter;
+import dev.berth.oci.Json;
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/** Containers: metadata plus a writable snapshot over their image; no process until a task is created. */
+public final class ContainerStore {
+
+    /** As containerd: letters, digits, and . _ - inside, at most 76 characters. */
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9_.-]{0,74}[A-Za-z0-9])?");
+
+    private final MetadataStore meta;
+    private final ImageStore images;
+    private final OverlaySnapshotter snapshots;
+
+    public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots) {
+        this.meta = meta;
+        this.images = images;
+        this.snapshots = snapshots;
+    }
+
+    /**
+     * Creates a container from an image. {@code specJson} is used as given when present (as containerd clients
+     * send it); otherwise the spec is built from the image config and the run request.
+     */
+    public ContainerRecord create(String ns, String id, String imageName, String specJson, RunRequest request,
+                                  String runtime, String labelsJson) throws IOException {
+        validateId(id);
+        if (meta.container(ns, id).isPresent()) {
+            throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
+        }
+        ImageRecord image = images.get(ns, imageName).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND,
+                "image " + imageName + " is not on this node (namespace " + ns + "); pull it first"));
+        String spec = specJson;
+        if (spec == null || spec.isBlank()) {
+            try {
+                spec = new String(Json.write(SpecBuilder.build(ns, id, images.config(image), request == null ? emptyRequest() : request)));
+            } catch (IllegalArgumentException e) {
+                throw new TaskException(TaskException.Kind.INVALID, e.getMessage());
+            }
+        }
+        String snapshotKey = ns + "/" + id;
+        if (snapshots.exists(snapshotKey)) snapshots.remove(snapshotKey); // left by a crash mid-create
+        snapshots.prepare(snapshotKey, image.chainId());
+        long now = System.currentTimeMillis();
+        ContainerRecord c = new ContainerRecord(ns, id, image.name(), runtime == null || runtime.isEmpty() ? "io.containerd.runc.v2" : runtime,
+                snapshotKey, spec, labelsJson == null ? "{}" : labelsJson, now, now);
+        if (!meta.addContainer(c)) {
+            snapshots.remove(snapshotKey);
+            throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
+        }
+        return c;
+    }
+
+    public Optional<ContainerRecord> get(String ns, String id) {
+        return meta.container(ns, id);
+    }
+
+    public ContainerRecord require(String ns, String id) {
+        return get(ns, id).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND,
+                "no container named '" + id + "' in namespace " + ns + "; list containers with 'berth ps -a'"));
+    }
+
+    public List<ContainerRecord> list(String ns) {
+        return meta.containers(ns);
+    }
+
+    /** Deletes a container and its writable snapshot; refused while it has a task. */
+    public void delete(String ns, String id) throws IOException {
+        ContainerRecord c = require(ns, id);
+        if (meta.task(ns, id).isPresent()) {
+            throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "container " + id + " still has a task; stop and delete the task first (berth rm -f does both)");
+        }
+        meta.deleteContainer(ns, id);
+        snapshots.remove(c.snapshotKey());
+    }
+
+    public static void validateId(String id) {
+        if (id == null || !ID.matcher(id).matches()) {
+            throw new TaskException(TaskException.Kind.INVALID, "invalid container name '" + id + "': use 1-76 letters, digits, '.', '_' or '-', starting and ending with a letter or digit");
+        }
+    }
+
+    private static RunRequest emptyRequest() {
+        return new RunRequest(null, null, null, null, null, null, null, null);
+    }
+}

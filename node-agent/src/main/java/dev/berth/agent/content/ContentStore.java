@@ -1,0 +1,161 @@
+package dev.berth.agent.content;
+
+import dev.berth.oci.Descriptor;
+import dev.berth.oci.Digest;
+import dev.berth.oci.OciException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * Content-addressed blobs on disk ({@code blobs/<alg>/<hex>}). A blob enters only through {@link #ingest}:
+ * written to a temp file, fsynced, verified against its digest and size, then renamed into place, so a blob
+ * that is present is always whole and correct.
+ */
+public final class ContentStore {
+
+    private final Path blobs;
+    private final Path ingest;
+
+    public ContentStore(Path root) throws IOException {
+        this.blobs = root.resolve("blobs");
+        this.ingest = root.resolve("ingest");
+        Files.createDirectories(blobs);
+        Files.createDirectories(ingest);
+        // Leftovers of an ingest cut short by a crash are never valid content.
+        try (Stream<Path> s = Files.list(ingest)) {
+            for (Path p : s.toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    public Path path(Digest d) {
+        return blobs.resolve(d.algorithm()).resolve(d.hex());
+    }
+
+    public boolean has(Digest d) {
+        return Files.isRegularFile(path(d));
+    }
+
+    public InputStream open(Digest d) throws IOException {
+        return Files.newInputStream(path(d));
+    }
+
+    public byte[] read(Digest d) throws IOException {
+        return Files.readAllBytes(path(d));
+    }
+
+    /** A blob being written: callers stream into it; {@link Writer#commit()} verifies and publishes it. */
+    public Writer writer(Descriptor expected) throws IOException {
+        return new Writer(expected);
+    }
+
+    /** Stores a whole stream as the blob {@code expected} describes, verifying digest and size. */
+    public void ingest(Descriptor expected, InputStream in) throws IOException {
+        if (has(expected.digest())) return;
+        try (Writer w = writer(expected)) {
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) w.write(buf, 0, n);
+            w.commit();
+        }
+    }
+
+    public void ingest(Descriptor expected, byte[] data) throws IOException {
+        ingest(expected, new java.io.ByteArrayInputStream(data));
+    }
+
+    public boolean delete(Digest d) throws IOException {
+        return Files.deleteIfExists(path(d));
+    }
+
+    public List<Digest> list() throws IOException {
+        List<Digest> out = new ArrayList<>();
+        try (Stream<Path> algs = Files.list(blobs)) {
+            for (Path alg : algs.toList()) {
+                try (Stream<Path> s = Files.list(alg)) {
+                    s.forEach(p -> out.add(new Digest(alg.getFileName().toString(), p.getFileName().toString())));
+                }
+            }
+        }
+        return out;
+    }
+
+    public long size(Digest d) throws IOException {
+        return Files.size(path(d));
+    }
+
+    public final class Writer extends OutputStream {
+        private final Descriptor expected;
+        private final Path tmp;
+        private final FileChannel channel;
+        private final OutputStream out;
+        private final Digest.Hasher hasher;
+        private long written;
+        private boolean committed;
+
+        private Writer(Descriptor expected) throws IOException {
+            this.expected = expected;
+            this.tmp = ingest.resolve(expected.digest().hex() + "-" + UUID.randomUUID());
+            this.channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            this.out = java.nio.channels.Channels.newOutputStream(channel);
+            this.hasher = expected.digest().newHasher();
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (written + len > expected.size()) {
+                throw new OciException("blob " + expected.digest() + " is larger than its descriptor's " + expected.size() + " bytes: refused");
+            }
+            out.write(b, off, len);
+            hasher.update(b, off, len);
+            written += len;
+        }
+
+        public long written() {
+            return written;
+        }
+
+        /** Verifies size and digest, makes the bytes durable, and moves the blob into place. */
+        public void commit() throws IOException {
+            if (written != expected.size()) {
+                throw new OciException("blob " + expected.digest() + " has " + written + " bytes, its descriptor says " + expected.size() + ": refused");
+            }
+            Digest actual = hasher.digest();
+            if (!actual.equals(expected.digest())) {
+                throw new OciException("blob " + expected.digest() + " does not match its digest (got " + actual + "): corrupt content refused");
+            }
+            channel.force(true);
+            Path target = path(expected.digest());
+            Files.createDirectories(target.getParent());
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("content store must live on one filesystem", e);
+            }
+            try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+                dir.force(true);
+            }
+            committed = true;
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
+            if (!committed) Files.deleteIfExists(tmp);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+package dev.berth.agent.metadata;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The agent's local, transactional record of images, snapshots, containers and tasks (SQLite, WAL, fully synced).
+ * One connection, serialised: SQLite has one writer at a time anyway, and every statement here is short.
+ */
+public final class MetadataStore implements AutoCloseable {
+
+    private final Connection db;
+
+    public MetadataStore(Path file) throws IOException {
+        Files.createDirectories(file.getParent());
+        try {
+            db = DriverManager.getConnection("jdbc:sqlite:" + file);
+            try (Statement s = db.createStatement()) {
+                s.execute("PRAGMA journal_mode=WAL");
+                s.execute("PRAGMA synchronous=FULL");
+                s.execute("PRAGMA foreign_keys=ON");
+                s.execute("PRAGMA busy_timeout=5000");
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS images (
+                          namespace TEXT NOT NULL, name TEXT NOT NULL,
+                          media_type TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
+                          manifest_digest TEXT NOT NULL, config_digest TEXT NOT NULL, chain_id TEXT NOT NULL,
+                          unpacked_size INTEGER NOT NULL, labels TEXT NOT NULL DEFAULT '{}',
+                          created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+                          PRIMARY KEY (namespace, name))""");
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS snapshots (
+                          id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+                          parent TEXT, kind TEXT NOT NULL, created_at INTEGER NOT NULL)""");
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS containers (
+                          namespace TEXT NOT NULL, id TEXT NOT NULL, image TEXT NOT NULL,
+                          runtime TEXT NOT NULL, snapshot_key TEXT NOT NULL, spec TEXT NOT NULL,
+                          labels TEXT NOT NULL DEFAULT '{}', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+                          PRIMARY KEY (namespace, id))""");
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS tasks (
+                          namespace TEXT NOT NULL, container_id TEXT NOT NULL,
+                          pid INTEGER NOT NULL, status TEXT NOT NULL,
+                          exit_code INTEGER, exit_signal INTEGER, exited_at INTEGER, created_at INTEGER NOT NULL,
+                          PRIMARY KEY (namespace, container_id),
+                          FOREIGN KEY (namespace, container_id) REFERENCES containers(namespace, id) ON DELETE CASCADE)""");
+            }
+        } catch (SQLException e) {
+            throw new IOException("cannot open the agent's metadata store " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- images
+
+    public record ImageRecord(String namespace, String name, String mediaType, String digest, long size,
+                              String manifestDigest, String configDigest, String chainId, long unpackedSize,
+                              String labels, long createdAt, long updatedAt) {}
+
+    public synchronized void putImage(ImageRecord r) {
+        update("""
+                INSERT INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                ON CONFLICT(namespace, name) DO UPDATE SET media_type=excluded.media_type, digest=excluded.digest,
+                  size=excluded.size, manifest_digest=excluded.manifest_digest, config_digest=excluded.config_digest,
+                  chain_id=excluded.chain_id, unpacked_size=excluded.unpacked_size, labels=excluded.labels,
+                  updated_at=excluded.updated_at""",
+                r.namespace, r.name, r.mediaType, r.digest, r.size, r.manifestDigest, r.configDigest, r.chainId,
+                r.unpackedSize, r.labels, r.createdAt, r.updatedAt);
+    }
+
+    public synchronized Optional<ImageRecord> image(String ns, String name) {
+        return query("SELECT * FROM images WHERE namespace=? AND name=?", MetadataStore::image, ns, name).stream().findFirst();
+    }
+
+    public synchronized List<ImageRecord> images(String ns) {
+        return query("SELECT * FROM images WHERE namespace=? ORDER BY name", MetadataStore::image, ns);
+    }
+
+    public synchronized boolean deleteImage(String ns, String name) {
+        return update("DELETE FROM images WHERE namespace=? AND name=?", ns, name) > 0;
+    }
+
+    private static ImageRecord image(ResultSet rs) throws SQLException {
+        return new ImageRecord(rs.getString("namespace"), rs.getString("name"), rs.getString("media_type"), rs.getString("digest"),
+                rs.getLong("size"), rs.getString("manifest_digest"), rs.getString("config_digest"), rs.getString("chain_id"),
+                rs.getLong("unpacked_size"), rs.getString("labels"), rs.getLong("created_at"), rs.getLong("updated_at"));
+    }
+
+    // ---- snapshots
+
+    public record SnapshotRecord(long id, String key, String parent, String kind, long createdAt) {}
+
+    public synchronized SnapshotRecord addSnapshot(String key, String parent, String kind) {
+        long now = System.currentTimeMillis();
+        update("INSERT INTO snapshots(key, parent, kind, created_at) VALUES (?,?,?,?)", key, parent, kind, now);
+        return snapshot(key).orElseThrow();
+    }
+
+    public synchronized Optional<SnapshotRecord> snapshot(String key) {
+        return query("SELECT * FROM snapshots WHERE key=?", MetadataStore::snapshot, key).stream().findFirst();
+    }
+
+    public synchronized List<SnapshotRecord> snapshots() {
+        return query("SELECT * FROM snapshots ORDER BY id", MetadataStore::snapshot);
+    }
+
+    public synchronized void renameSnapshot(String from, String to, String kind) {
+        update("UPDATE snapshots SET key=?, kind=? WHERE key=?", to, kind, from);
+    }
+
+    public synchronized boolean deleteSnapshot(String key) {
+        return update("DELETE FROM snapshots WHERE key=?", key) > 0;
+    }
+
+    private static SnapshotRecord snapshot(ResultSet rs) throws SQLException {
+        return new SnapshotRecord(rs.getLong("id"), rs.getString("key"), rs.getString("parent"), rs.getString("kind"), rs.getLong("created_at"));
+    }
+
+    // ---- containers
+
+    public record ContainerRecord(String namespace, String id, String image, String runtime, String snapshotKey,
+                                  String spec, String labels, long createdAt, long updatedAt) {}
+
+    /** Inserts a container; false when the id is taken in that namespace. */
+    public synchronized boolean addContainer(ContainerRecord c) {
+        try {
+            update("INSERT INTO containers VALUES (?,?,?,?,?,?,?,?,?)", c.namespace, c.id, c.image, c.runtime, c.snapshotKey,
+                    c.spec, c.labels, c.createdAt, c.updatedAt);
+            return true;
+        } catch (MetadataException e) {
+            if (e.getMessage().contains("UNIQUE") || e.getMessage().contains("PRIMARY KEY")) return false;
+            throw e;
+        }
+    }
+
+    public synchronized Optional<ContainerRecord> container(String ns, String id) {
+        return query("SELECT * FROM containers WHERE namespace=? AND id=?", MetadataStore::container, ns, id).stream().findFirst();
+    }
+
+    public synchronized List<ContainerRecord> containers(String ns) {
+        return query("SELECT * FROM containers WHERE namespace=? ORDER BY created_at", MetadataStore::container, ns);
+    }
+
+    public synchronized boolean deleteContainer(String ns, String id) {
+        return update("DELETE FROM containers WHERE namespace=? AND id=?", ns, id) > 0;
+    }
+
+    private static ContainerRecord container(ResultSet rs) throws SQLException {
+        return new ContainerRecord(rs.getString("namespace"), rs.getString("id"), rs.getString("image"), rs.getString("runtime"),
+                rs.getString("snapshot_key"), rs.getString("spec"), rs.getString("labels"), rs.getLong("created_at"), rs.getLong("updated_at"));
+    }
+
+    // ---- tasks
+
+    public record TaskRecord(String namespace, String containerId, int pid, String status,
+                             Integer exitCode, Integer exitSignal, Long exitedAt, long createdAt) {}
+
+    public synchronized void putTask(TaskRecord t) {
+        update("""
+                INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?)
+                ON CONFLICT(namespace, container_id) DO UPDATE SET pid=excluded.pid, status=excluded.status,
+                  exit_code=excluded.exit_code, exit_signal=excluded.exit_signal, exited_at=excluded.exited_at""",
+                t.namespace, t.containerId, t.pid, t.status, t.exitCode, t.exitSignal, t.exitedAt, t.createdAt);
+    }
+
+    public synchronized Optional<TaskRecord> task(String ns, String id) {
+        return query("SELECT * FROM tasks WHERE namespace=? AND container_id=?", MetadataStore::task, ns, id).stream().findFirst();
+    }
+
+    public synchronized List<TaskRecord> tasks() {
+        return query("SELECT * FROM tasks", MetadataStore::task);
+    }
+
+    public synchronized List<TaskRecord> tasks(String ns) {
+        return query("SELECT * FROM tasks WHERE namespace=?", MetadataStore::task, ns);
+    }
+
+    public synchronized boolean deleteTask(String ns, String id) {
+        return update("DELETE FROM tasks WHERE namespace=? AND container_id=?", ns, id) > 0;
+    }
+
+    private static TaskRecord task(ResultSet rs) throws SQLException {
+        return new TaskRecord(rs.getString("namespace"), rs.getString("container_id"), rs.getInt("pid"), rs.getString("status"),
+                (Integer) rs.getObject("exit_code"), (Integer) rs.getObject("exit_signal"),
+                rs.getObject("exited_at") == null ? null : rs.getLong("exited_at"), rs.getLong("created_at"));
+    }
+
+    // ---- plumbing
+
+    private interface Row<T> {
+        T map(ResultSet rs) throws SQLException;
+    }
+
+    private <T> List<T> query(String sql, Row<T> row, Object... args) {
+        try (PreparedStatement ps = db.prepareStatement(sql)) {
+            bind(ps, args);
+            try (ResultSet rs = ps.executeQuery()) {
+                List<T> out = new ArrayList<>();
+                while (rs.next()) out.add(row.map(rs));
+                return out;
+            }
+        } catch (SQLException e) {
+            throw new MetadataException(e);
+        }
+    }
+
+    private int update(String sql, Object... args) {
+        try (PreparedStatement ps = db.prepareStatement(sql)) {
+            bind(ps, args);
+            return ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new MetadataException(e);
+        }
+    }
+
+    private static void bind(PreparedStatement ps, Object... args) throws SQLException {
+        for (int i = 0; i < args.length; i++) ps.setObject(i + 1, args[i]);
+    }
+
+    @Override
+    public synchronized void close() throws SQLException {
+        db.close();
+    }
+
+    /** A failure of the local store itself: the agent cannot go on safely without it. */
+    public static final class MetadataException extends RuntimeException {
+        MetadataException(SQLException e) {
+            super("metadata store: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package dev.berth.agent.runtime;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns an image's or request's user ({@code uid}, {@code uid:gid}, {@code name}, {@code name:group}) into numeric
+ * ids, reading the container's own /etc/passwd and /etc/group. Those files are read only when they are plain
+ * files: a symlink there could point at the host's.
+ */
+public final class UserResolver {
+
+    public record Ids(int uid, int gid, List<Integer> additionalGids) {}
+
+    private UserResolver() {}
+
+    public static Ids resolve(Path rootfs, String user) throws IOException {
+        String u = user;
+        String g = null;
+        int colon = user.indexOf(':');
+        if (colon >= 0) {
+            u = user.substring(0, colon);
+            g = user.substring(colon + 1);
+        }
+        Integer uid = number(u);
+        Integer gid = null;
+        if (uid == null) {
+            String[] entry = find(rootfs.resolve("etc/passwd"), u);
+            if (entry == null) throw new IllegalArgumentException("user '" + u + "' is not in the image's /etc/passwd: use a numeric uid or a user the image defines");
+            uid = Integer.parseInt(entry[2]);
+            gid = Integer.parseInt(entry[3]);
+        } else {
+            String[] entry = findByUid(rootfs.resolve("etc/passwd"), uid);
+            gid = entry == null ? 0 : Integer.parseInt(entry[3]);
+        }
+        if (g != null && !g.isEmpty()) {
+            Integer n = number(g);
+            if (n == null) {
+                String[] entry = find(rootfs.resolve("etc/group"), g);
+                if (entry == null) throw new IllegalArgumentException("group '" + g + "' is not in the image's /etc/group: use a numeric gid or a group the image defines");
+                n = Integer.parseInt(entry[2]);
+            }
+            gid = n;
+        }
+        return new Ids(uid, gid, new ArrayList<>());
+    }
+
+    private static Integer number(String s) {
+        try {
+            int n = Integer.parseInt(s);
+            if (n < 0) throw new IllegalArgumentException("negative id '" + s + "'");
+            return n;
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    private static String[] find(Path file, String name) throws IOException {
+        for (String[] e : entries(file)) if (e[0].equals(name)) return e;
+        return null;
+    }
+
+    private static String[] findByUid(Path file, int uid) throws IOException {
+        for (String[] e : entries(file)) if (e.length > 3 && e[2].equals(Integer.toString(uid))) return e;
+        return null;
+    }
+
+    private static List<String[]> entries(Path file) throws IOException {
+        List<String[]> out = new ArrayList<>();
+        if (!Files.isDirectory(file.getParent(), LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return out;
+        for (String line : Files.readAllLines(file)) {
+            if (line.isBlank() || line.startsWith("#")) continue;
+            String[] f = line.split(":", -1);
+            if (f.length >= 3) out.add(f);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,122 @@
+package dev.berth.agent.snapshot;
+
+import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.agent.metadata.MetadataStore.SnapshotRecord;
+import dev.berth.agent.sys.Syscalls;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Overlay snapshots, as containerd's overlay snapshotter keeps them: each snapshot is a directory
+ * {@code snapshots/<id>/fs} (plus {@code work}); a committed snapshot is one layer chain, named by its chain id,
+ * shared by every image and container above it; an active snapshot is a container's writable upper layer.
+ */
+public final class OverlaySnapshotter {
+
+    public static final String COMMITTED = "committed";
+    public static final String ACTIVE = "active";
+    private static final String EXTRACTING = "extract-";
+
+    private final Path root;
+    private final MetadataStore meta;
+
+    public OverlaySnapshotter(Path root, MetadataStore meta) throws IOException {
+        this.root = root;
+        this.meta = meta;
+        Files.createDirectories(root);
+        // An unpack cut short by a crash leaves an extract snapshot: it was never committed, so it goes.
+        for (SnapshotRecord s : meta.snapshots()) {
+            if (s.key().startsWith(EXTRACTING)) remove(s.key());
+        }
+    }
+
+    /** A snapshot being unpacked: the directory to write a layer into and the layers below it, top-most first. */
+    public record Extraction(String key, Path upper, List<Path> lowersTopFirst) {}
+
+    public boolean exists(String key) {
+        return meta.snapshot(key).isPresent();
+    }
+
+    public Extraction startExtraction(String parentChainId) throws IOException {
+        String key = EXTRACTING + UUID.randomUUID();
+        SnapshotRecord r = meta.addSnapshot(key, parentChainId, ACTIVE);
+        Path dir = dir(r.id());
+        Files.createDirectories(dir.resolve("fs"));
+        Files.createDirectories(dir.resolve("work"));
+        return new Extraction(key, dir.resolve("fs"), lowers(parentChainId));
+    }
+
+    public void commitExtraction(Extraction x, String chainId) throws IOException {
+        SnapshotRecord r = meta.snapshot(x.key()).orElseThrow();
+        deleteTree(dir(r.id()).resolve("work"));
+        meta.renameSnapshot(x.key(), chainId, COMMITTED);
+    }
+
+    /** Prepares a container's writable snapshot over a committed chain and returns the overlay mount options. */
+    public String prepare(String key, String parentChainId) throws IOException {
+        if (meta.snapshot(parentChainId).isEmpty()) {
+            throw new IOException("parent snapshot " + parentChainId + " does not exist; pull the image again");
+        }
+        SnapshotRecord r = meta.addSnapshot(key, parentChainId, ACTIVE);
+        Path dir = dir(r.id());
+        Files.createDirectories(dir.resolve("fs"));
+        Files.createDirectories(dir.resolve("work"));
+        return mountOptions(key);
+    }
+
+    public String mountOptions(String key) throws IOException {
+        SnapshotRecord r = meta.snapshot(key).orElseThrow(() -> new IOException("snapshot " + key + " does not exist"));
+        StringBuilder lower = new StringBuilder();
+        for (Path p : lowers(r.parent())) lower.append(lower.length() == 0 ? "" : ":").append(p);
+        Path dir = dir(r.id());
+        return "lowerdir=" + lower + ",upperdir=" + dir.resolve("fs") + ",workdir=" + dir.resolve("work");
+    }
+
+    public void mount(String key, Path target) throws IOException {
+        Files.createDirectories(target);
+        Syscalls.mountOverlay(target.toString(), mountOptions(key));
+    }
+
+    public List<SnapshotRecord> list() {
+        return meta.snapshots();
+    }
+
+    /** The committed layer directories of a chain, top-most first. */
+    public List<Path> lowers(String chainId) {
+        List<Path> out = new ArrayList<>();
+        for (String k = chainId; k != null; ) {
+            SnapshotRecord r = meta.snapshot(k).orElseThrow(() -> new IllegalStateException("snapshot chain broken"));
+            out.add(dir(r.id()).resolve("fs"));
+            k = r.parent();
+        }
+        return out;
+    }
+
+    public void remove(String key) throws IOException {
+        var r = meta.snapshot(key);
+        if (r.isEmpty()) return;
+        deleteTree(dir(r.get().id()));
+        meta.deleteSnapshot(key);
+    }
+
+    private Path dir(long id) {
+        return root.resolve(Long.toString(id));
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+        // rm -rf copes with whiteout devices and odd modes; Java's walk would need the same care
+        try {
+            Process rm = new ProcessBuilder("rm", "-rf", "--one-file-system", "--", p.toString()).redirectErrorStream(true).start();
+            String out = new String(rm.getInputStream().readAllBytes());
+            if (rm.waitFor() != 0) throw new IOException("cannot remove " + p + ": " + out.trim());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package dev.berth.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.berth.agent.metadata.MetadataStore.ImageRecord;
+import dev.berth.agent.runtime.TaskException;
+import dev.berth.agent.runtime.TaskExit;
+import dev.berth.oci.Digest;
+import dev.berth.oci.ImageBuilder;
+import dev.berth.oci.OciException;
+import dev.berth.oci.Reference;
+import dev.berth.oci.RegistryClient;
+import dev.berth.oci.seed.LocalRegistry;
+import dev.berth.oci.seed.TestImages;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Pull from a real registry, unpack into real overlay snapshots, run with real runc through the shim. */
+class PullAndRunTest {
+
+    static LocalRegistry registry;
+    static AgentFixture fx;
+    static String busybox;
+    static String layers;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        registry = LocalRegistry.start();
+        Path work = Files.createTempDirectory("berth-images");
+        TestImages images = new TestImages(new RegistryClient(), registry.address(), work);
+        images.busybox();
+        images.layers();
+        busybox = registry.address() + "/test/busybox:latest";
+        layers = registry.address() + "/test/layers:latest";
+        fx = new AgentFixture();
+        fx.agent.images().pull("default", busybox);
+        fx.agent.images().pull("default", layers);
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        if (fx != null) fx.close();
+        if (registry != null) registry.close();
+    }
+
+    @Test
+    void pulledImageIsRecordedWithDigestAndSize() {
+        ImageRecord img = fx.agent.images().get("default", busybox).orElseThrow();
+        assertTrue(img.digest().startsWith("sha256:"), img.digest());
+        assertTrue(img.size() > 500_000, "busybox image should weigh more than the binary's compressed size, was " + img.size());
+        assertTrue(fx.agent.content().has(Digest.parse(img.manifestDigest())));
+        assertTrue(fx.agent.images().get("other", busybox).isEmpty(), "images are per namespace");
+    }
+
+    @Test
+    void runsEchoAndCapturesItsOutput() throws Exception {
+        TaskExit exit = fx.run("default", "echo", busybox, AgentFixture.args("echo", "hello"));
+        assertEquals(0, exit.exitCode());
+        assertEquals("hello\n", fx.stdout("default", "echo"));
+        fx.remove("default", "echo");
+        assertFalse(Files.exists(fx.agent.tasks().taskDir("default", "echo")), "task dir removed");
+    }
+
+    @Test
+    void exitCodeIsTheContainers() throws Exception {
+        TaskExit exit = fx.run("default", "exit3", busybox, AgentFixture.args("sh", "-c", "echo oops >&2; exit 3"));
+        assertEquals(3, exit.exitCode());
+        assertEquals("oops\n", Files.readString(fx.agent.tasks().stderrLog("default", "exit3")));
+        fx.remove("default", "exit3");
+    }
+
+    @Test
+    void killedTaskReportsTheSignal() throws Exception {
+        var c = fx.agent.containers().create("default", "sleeper", busybox, null, AgentFixture.args("sleep", "300"), null, null);
+        fx.agent.tasks().create(c);
+        fx.agent.tasks().start("default", "sleeper");
+        fx.agent.tasks().kill("default", "sleeper", 9, false);
+        TaskExit exit = fx.agent.tasks().waitFor("default", "sleeper").get(30, TimeUnit.SECONDS);
+        assertEquals(137, exit.exitCode());
+        assertEquals(9, exit.signal());
+        fx.remove("default", "sleeper");
+    }
+
+    @Test
+    void whiteoutsAndOpaqueDirectoriesHideLowerFiles() throws Exception {
+        TaskExit exit = fx.run("default", "wh", layers, AgentFixture.args("sh", "-c", "ls /data; echo --; ls /opaque; cat /data/keep"));
+        assertEquals(0, exit.exitCode());
+        assertEquals("keep\n--\nnew\nkept\n", fx.stdout("default", "wh"));
+        fx.remove("default", "wh");
+    }
+
+    @Test
+    void imageConfigIsHonoured() throws Exception {
+        TaskExit exit = fx.run("default", "cfg", busybox, AgentFixture.args("sh", "-c", "pwd; id -u; echo $PATH; hostname"));
+        assertEquals(0, exit.exitCode());
+        assertEquals("/\n0\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\ncfg\n", fx.stdout("default", "cfg"));
+        fx.remove("default", "cfg");
+    }
+
+    @Test
+    void containerWritesStayInItsOwnSnapshot() throws Exception {
+        assertEquals(0, fx.run("default", "w1", busybox, AgentFixture.args("sh", "-c", "echo mine > /tmp/f; cat /tmp/f")).exitCode());
+        assertEquals(1, fx.run("default", "w2", busybox, AgentFixture.args("cat", "/tmp/f")).exitCode());
+        fx.remove("default", "w1");
+        fx.remove("default", "w2");
+    }
+
+    @Test
+    void nameInUseIsRefused() throws Exception {
+        fx.agent.containers().create("default", "dup", busybox, null, AgentFixture.args("true"), null, null);
+        TaskException e = assertThrows(TaskException.class,
+                () -> fx.agent.containers().create("default", "dup", busybox, null, AgentFixture.args("true"), null, null));
+        assertEquals(TaskException.Kind.ALREADY_EXISTS, e.kind());
+        assertTrue(e.getMessage().contains("already in use"), e.getMessage());
+        fx.remove("default", "dup");
+    }
+
+    @Test
+    void badCommandFailsAtCreateAndLeavesNothing() throws Exception {
+        var c = fx.agent.containers().create("default", "nope", busybox, null, AgentFixture.args("/no/such/binary"), null, null);
+        TaskException e = assertThrows(TaskException.class, () -> fx.agent.tasks().create(c));
+        assertTrue(e.getMessage().contains("no such file"), e.getMessage());
+        assertTrue(fx.agent.tasks().get("default", "nope").isEmpty());
+        assertFalse(Files.exists(fx.agent.tasks().taskDir("default", "nope")));
+        fx.remove("default", "nope");
+    }
+
+    @Test
+    void unknownImageAndUnreachableRegistryAreClearErrors() {
+        OciException missing = assertThrows(OciException.class, () -> fx.agent.images().pull("default", registry.address() + "/test/absent:latest"));
+        assertTrue(missing.getMessage().startsWith("image not found"), missing.getMessage());
+        OciException down = assertThrows(OciException.class, () -> fx.agent.images().pull("default", "127.0.0.1:1/test/busybox:latest"));
+        assertTrue(down.getMessage().contains("cannot reach registry 127.0.0.1:1"), down.getMessage());
+        TaskException notPulled = assertThrows(TaskException.class,
+                () -> fx.agent.containers().create("default", "x", registry.address() + "/test/absent:latest", null, AgentFixture.args("true"), null, null));
+        assertTrue(notPulled.getMessage().contains("pull it first"), notPulled.getMessage());
+    }
+
+    @Test
+    void corruptedBlobIsRefusedAndNothingIsKept() throws Exception {
+        Path work = Files.createTempDirectory("berth-corrupt");
+        String ref = registry.address() + "/test/corrupt:latest";
+        ImageBuilder.Pushed pushed = new ImageBuilder()
+                .layer(l -> l.file("payload", 0644, "unique " + System.nanoTime() + " ".repeat(4096)))
+                .cmd(List.of("/payload"))
+                .push(new RegistryClient(), Reference.parse(ref), work);
+        Digest layer = pushed.layerDigests().get(0);
+        Path blob = registry.blobData(layer.hex());
+        byte[] bytes = Files.readAllBytes(blob);
+        bytes[bytes.length / 2] ^= 0x5a; // one flipped byte, same size: only the digest can tell
+        Files.write(blob, bytes);
+        int snapshotsBefore = fx.agent.snapshots().list().size();
+
+        OciException e = assertThrows(OciException.class, () -> fx.agent.images().pull("default", ref));
+        assertTrue(e.getMessage().contains("does not match its digest"), e.getMessage());
+        assertFalse(fx.agent.content().has(layer), "a corrupt blob must never enter the content store");
+        assertEquals(snapshotsBefore, fx.agent.snapshots().list().size(), "no snapshot left behind");
+        assertTrue(fx.agent.images().get("default", ref).isEmpty());
+    }
+
+    @Test
+    void tasksSurviveTheAgentAndExitsDuringDowntimeAreReported() throws Exception {
+        var c = fx.agent.containers().create("default", "survivor", busybox, null, AgentFixture.args("sh", "-c", "sleep 1; exit 7"), null, null);
+        fx.agent.tasks().create(c);
+        fx.agent.tasks().start("default", "survivor");
+        // a second agent over the same directories, as after a restart: it must learn the true exit
+        try (NodeAgent restarted = fx.open()) {
+            TaskExit exit = restarted.tasks().waitFor("default", "survivor").get(30, TimeUnit.SECONDS);
+            assertEquals(7, exit.exitCode());
+        }
+        assertEquals(7, fx.agent.tasks().waitFor("default", "survivor").get(30, TimeUnit.SECONDS).exitCode());
+        fx.remove("default", "survivor");
+    }
+}

@@ -1,0 +1,12 @@
+package dev.berth.oci;
+
+/** A failure with content from a registry or a store, worded for the user: what went wrong and what to do. */
+public class OciException extends RuntimeException {
+    public OciException(String message) {
+        super(message);
+    }
+
+    public OciException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,103 @@
+package dev.berth.oci.seed;
+
+import java.io.IOException;
+import java.net.HttpURLConnection;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * A real registry (Debian's docker-registry, distribution 2.8) on a free loopback port with its own storage,
+ * for tests and benchmarks that must not share state with anything else.
+ */
+public final class LocalRegistry implements AutoCloseable {
+
+    public static final String BINARY = System.getProperty("berth.registry.binary", "/usr/bin/docker-registry");
+
+    private final Path dir;
+    private final Process process;
+    private final int port;
+
+    private LocalRegistry(Path dir, Process process, int port) {
+        this.dir = dir;
+        this.process = process;
+        this.port = port;
+    }
+
+    public static LocalRegistry start() throws IOException {
+        if (!Files.isExecutable(Path.of(BINARY))) {
+            throw new IOException(BINARY + " is missing: install Debian's docker-registry package (apt-get install docker-registry)");
+        }
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Path dir = Files.createTempDirectory("berth-registry");
+        Path config = dir.resolve("config.yml");
+        Files.writeString(config, """
+                version: 0.1
+                log:
+                  level: warn
+                storage:
+                  filesystem:
+                    rootdirectory: %s
+                  delete:
+                    enabled: true
+                http:
+                  addr: 127.0.0.1:%d
+                """.formatted(dir.resolve("data"), port));
+        Process p = new ProcessBuilder(BINARY, "serve", config.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("registry.log").toFile())
+                .start();
+        LocalRegistry r = new LocalRegistry(dir, p, port);
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                String log = Files.readString(dir.resolve("registry.log"));
+                r.close();
+                throw new IOException("docker-registry exited at start: " + log);
+            }
+            try {
+                HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + "/v2/").toURL().openConnection();
+                if (c.getResponseCode() == 200) return r;
+            } catch (IOException notYet) {
+                // still starting
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        r.close();
+        throw new IOException("docker-registry did not answer on 127.0.0.1:" + port + " within 20 s");
+    }
+
+    /** host:port, as an image reference names the registry. */
+    public String address() {
+        return "127.0.0.1:" + port;
+    }
+
+    /** Where the registry keeps blobs, so a test can corrupt one the way a failing disk would. */
+    public Path blobData(String hex) {
+        return dir.resolve("data/docker/registry/v2/blobs/sha256").resolve(hex.substring(0, 2)).resolve(hex).resolve("data");
+    }
+
+    @Override
+    public void close() throws IOException {
+        process.destroy();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package dev.berth.oci.seed;
+
+import dev.berth.oci.ImageBuilder;
+import dev.berth.oci.Reference;
+import dev.berth.oci.RegistryClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The images Berth's demo, tests and benchmarks pull, built from real binaries of this machine
+ * (busybox-static, shared libraries) because no public registry is reachable.
+ */
+public final class TestImages {
+
+    public static final Path BUSYBOX = Path.of("/usr/bin/busybox");
+
+    private final RegistryClient client;
+    private final String registry;
+    private final Path workDir;
+
+    public TestImages(RegistryClient client, String registry, Path workDir) {
+        this.client = client;
+        this.registry = registry;
+        this.workDir = workDir;
+    }
+
+    /** {@code test/busybox:latest}: one layer, busybox and its applets, pushed as an OCI index. */
+    public ImageBuilder.Pushed busybox() throws IOException {
+        return busyboxBuilder().inIndex().push(client, Reference.parse(registry + "/test/busybox:latest"), workDir);
+    }
+
+    /**
+     * {@code test/layers:latest}: Docker schema 2, three layers; the third deletes a file of the second
+     * (whiteout) and replaces a directory's contents (opaque whiteout).
+     */
+    public ImageBuilder.Pushed layers() throws IOException {
+        return busyboxBuilder()
+                .layer(l -> l.dir("data", 0755)
+                        .file("data/keep", 0644, "kept\n")
+                        .file("data/gone", 0644, "deleted in layer 3\n")
+                        .dir("opaque", 0755)
+                        .file("opaque/old-a", 0644, "hidden by layer 3\n")
+                        .file("opaque/old-b", 0644, "hidden by layer 3\n"))
+                .layer(l -> l.whiteout("data/gone")
+                        .dir("opaque", 0755)
+                        .opaque("opaque")
+                        .file("opaque/new", 0644, "from layer 3\n"))
+                .dockerMediaTypes()
+                .push(client, Reference.parse(registry + "/test/layers:latest"), workDir);
+    }
+
+    /** {@code test/big:latest}: about 150 MB compressed in four gzip layers of real shared libraries and binaries. */
+    public ImageBuilder.Pushed big() throws IOException {
+        ImageBuilder b = busyboxBuilder();
+        List<Path> sources = List.of(Path.of("/usr/lib/x86_64-linux-gnu"), Path.of("/usr/lib/jvm"), Path.of("/usr/share"));
+        int i = 0;
+        for (Path src : sources) {
+            if (!Files.isDirectory(src)) continue;
+            String prefix = "big/layer" + (i++);
+            b.layer(l -> l.hostTree(src, prefix, 130L << 20));
+        }
+        return b.push(client, Reference.parse(registry + "/test/big:latest"), workDir);
+    }
+
+    private ImageBuilder busyboxBuilder() throws IOException {
+        return new ImageBuilder().busyboxBase(BUSYBOX, ImageBuilder.busyboxApplets(BUSYBOX));
+    }
+
+    /** Seeds a registry: {@code TestImages 127.0.0.1:5000 [--big]}. */
+    public static void main(String[] args) throws IOException {
+        if (args.length < 1) {
+            System.err.println("usage: TestImages REGISTRY_HOST:PORT [--big]");
+            System.exit(2);
+        }
+        Path work = Files.createTempDirectory("berth-seed");
+        TestImages images = new TestImages(new RegistryClient(), args[0], work);
+        System.out.println("pushed " + args[0] + "/test/busybox:latest " + images.busybox().topDigest());
+        System.out.println("pushed " + args[0] + "/test/layers:latest " + images.layers().topDigest());
+        if (List.of(args).contains("--big")) {
+            System.out.println("pushed " + args[0] + "/test/big:latest " + images.big().topDigest());
+        }
+        Files.deleteIfExists(work);
+    }
+}
