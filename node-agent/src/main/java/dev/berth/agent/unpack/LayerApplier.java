@@ -60,9 +60,22 @@ public final class LayerApplier {
         // Drain to the end so the caller's digest covers the whole stream, padding included.
         raw.transferTo(OutputStream.nullOutputStream());
         for (int i = dirsToTime.size() - 1; i >= 0; i--) {
+            // A later entry may have replaced a parent by a symlink (or removed the dir): never follow it out.
+            if (!isPlainDirInUpper(dirsToTime.get(i))) continue;
             long[] t = dirTimes.get(i);
             Syscalls.lutimes(dirsToTime.get(i).toString(), t[0], t[1]);
         }
+    }
+
+    /** Whether {@code p} and every directory between it and the upper are still real directories, not symlinks. */
+    private boolean isPlainDirInUpper(Path p) {
+        Path cur = upper;
+        for (Path c : upper.relativize(p)) {
+            cur = cur.resolve(c);
+            BasicFileAttributes a = lstat(cur);
+            if (a == null || !a.isDirectory()) return false;
+        }
+        return true;
     }
 
     private void applyEntry(TarArchiveEntry e, InputStream data) throws IOException {

@@ -1,0 +1,191 @@
+package dev.berth.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.berth.api.services.containers.v1.Container;
+import dev.berth.api.services.containers.v1.DeleteContainerRequest;
+import dev.berth.api.services.containers.v1.GetContainerRequest;
+import dev.berth.api.services.containers.v1.ListContainersRequest;
+import dev.berth.api.services.logs.v1.LogChunk;
+import dev.berth.api.services.logs.v1.ReadLogsRequest;
+import dev.berth.api.services.tasks.v1.DeleteTaskRequest;
+import dev.berth.api.services.tasks.v1.GetRequest;
+import dev.berth.api.services.tasks.v1.KillRequest;
+import dev.berth.api.services.tasks.v1.ListTasksRequest;
+import dev.berth.api.services.tasks.v1.WaitRequest;
+import dev.berth.api.types.task.Process;
+import dev.berth.api.types.task.Status;
+import io.grpc.Status.Code;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/** Container verbs as docker users know them: ps, logs, stop, rm. */
+final class ContainerCommands {
+    private ContainerCommands() {}
+
+    static Optional<Process> task(AgentClient c, String id) {
+        try {
+            return Optional.of(c.tasks.get(GetRequest.newBuilder().setContainerId(id).build()).getProcess());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Code.NOT_FOUND) return Optional.empty();
+            throw e;
+        }
+    }
+
+    /** Fails with the agent's own words when the container does not exist. */
+    static Container container(AgentClient c, String id) {
+        return c.containers.get(GetContainerRequest.newBuilder().setId(id).build()).getContainer();
+    }
+
+    /** Signals a task and waits for its exit up to {@code seconds}; then kills it. */
+    static void stop(AgentClient c, String id, int seconds) {
+        Optional<Process> t = task(c, id);
+        if (t.isEmpty() || t.get().getStatus() == Status.STOPPED) return;
+        c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(15).build());
+        try {
+            c.tasks.withDeadlineAfter(seconds, TimeUnit.SECONDS).wait(WaitRequest.newBuilder().setContainerId(id).build());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() != Code.DEADLINE_EXCEEDED) throw e;
+            c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(9).setAll(true).build());
+            c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
+        }
+    }
+
+    @Command(name = "ps", description = "List containers (running ones; -a for all).")
+    static final class Ps implements Callable<Integer> {
+        @ParentCommand
+        Berth berth;
+
+        @Option(names = {"-a", "--all"}, description = "Show all containers, not only running ones.")
+        boolean all;
+
+        @Override
+        public Integer call() throws IOException {
+            try (AgentClient c = berth.connect()) {
+                Map<String, Process> tasks = new HashMap<>();
+                for (Process p : c.tasks.list(ListTasksRequest.getDefaultInstance()).getTasksList()) tasks.put(p.getContainerId(), p);
+                Format.Table t = new Format.Table("CONTAINER", "IMAGE", "COMMAND", "CREATED", "STATUS");
+                ObjectMapper json = new ObjectMapper();
+                for (Container ct : c.containers.list(ListContainersRequest.getDefaultInstance()).getContainersList()) {
+                    Process p = tasks.get(ct.getId());
+                    boolean running = p != null && (p.getStatus() == Status.RUNNING || p.getStatus() == Status.PAUSED);
+                    if (!all && !running) continue;
+                    String status = p == null ? "created" : switch (p.getStatus()) {
+                        case RUNNING -> "running (pid " + p.getPid() + ")";
+                        case STOPPED -> "exited (" + p.getExitStatus() + ")";
+                        case CREATED -> "created";
+                        case PAUSED -> "paused";
+                        default -> p.getStatus().toString().toLowerCase();
+                    };
+                    String cmd = "";
+                    JsonNode args = json.readTree(ct.getSpec().getValue().toByteArray()).path("process").path("args");
+                    if (args.isArray()) {
+                        StringBuilder b = new StringBuilder();
+                        for (Iterator<JsonNode> it = args.elements(); it.hasNext(); ) b.append(b.length() == 0 ? "" : " ").append(it.next().asText());
+                        cmd = b.length() > 30 ? b.substring(0, 29) + "…" : b.toString();
+                    }
+                    t.row(ct.getId(), ct.getImage(), "\"" + cmd + "\"", Format.ago(ct.getCreatedAt().getSeconds()), status);
+                }
+                t.print(System.out);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "logs", description = "Print a container's output.")
+    static final class Logs implements Callable<Integer> {
+        @ParentCommand
+        Berth berth;
+
+        @Option(names = {"-f", "--follow"}, description = "Keep printing new output until the container exits.")
+        boolean follow;
+
+        @Option(names = "--tail-bytes", defaultValue = "0", description = "Only the last N bytes of each stream (0: all).")
+        long tailBytes;
+
+        @Parameters(paramLabel = "CONTAINER")
+        String id;
+
+        @Override
+        public Integer call() throws IOException {
+            try (AgentClient c = berth.connect()) {
+                Iterator<LogChunk> it = c.logs.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes).build());
+                while (it.hasNext()) {
+                    LogChunk chunk = it.next();
+                    (chunk.getStream() == LogChunk.Stream.STDERR ? System.err : System.out).write(chunk.getData().toByteArray());
+                }
+                System.out.flush();
+                System.err.flush();
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "stop", description = "Stop containers: SIGTERM, then SIGKILL after the grace period.")
+    static final class Stop implements Callable<Integer> {
+        @ParentCommand
+        Berth berth;
+
+        @Option(names = {"-t", "--time"}, defaultValue = "10", description = "Seconds to wait before killing (default 10).")
+        int seconds;
+
+        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
+        List<String> ids;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = berth.connect()) {
+                for (String id : ids) {
+                    container(c, id);
+                    stop(c, id, seconds);
+                    System.out.println(id);
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "rm", description = "Remove containers (and their stopped tasks).")
+    static final class Rm implements Callable<Integer> {
+        @ParentCommand
+        Berth berth;
+
+        @Option(names = {"-f", "--force"}, description = "Kill a running container first.")
+        boolean force;
+
+        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
+        List<String> ids;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = berth.connect()) {
+                for (String id : ids) {
+                    container(c, id);
+                    Optional<Process> t = task(c, id);
+                    if (t.isPresent()) {
+                        if (t.get().getStatus() != Status.STOPPED) {
+                            if (!force) throw new CliException("container " + id + " is running: stop it first (berth stop " + id + ") or use rm -f");
+                            c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(9).setAll(true).build());
+                            c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
+                        }
+                        c.tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
+                    }
+                    c.containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+                    System.out.println(id);
+                }
+                return 0;
+            }
+        }
+    }
+}

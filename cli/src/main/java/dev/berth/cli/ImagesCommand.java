@@ -1,0 +1,86 @@
+package dev.berth.cli;
+
+import com.google.protobuf.Empty;
+import dev.berth.api.services.images.v1.DeleteImageRequest;
+import dev.berth.api.services.images.v1.ImageInfo;
+import dev.berth.api.services.images.v1.ListImageInfoRequest;
+import dev.berth.api.services.images.v1.PullProgress;
+import dev.berth.api.services.images.v1.PullRequest;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code berth images pull | ls | rm}. */
+@Command(name = "images", aliases = "image", description = "Manage images on the node.",
+        subcommands = {ImagesCommand.Pull.class, ImagesCommand.Ls.class, ImagesCommand.Rm.class})
+final class ImagesCommand {
+
+    @ParentCommand
+    Berth berth;
+
+    @Command(name = "pull", description = "Pull an image from a registry and unpack it.")
+    static final class Pull implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @Parameters(paramLabel = "REF", description = "Image reference, e.g. 127.0.0.1:5000/test/busybox:latest")
+        String ref;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = images.berth.connect()) {
+                long start = System.nanoTime();
+                Iterator<PullProgress> it = c.imageTools.pull(PullRequest.newBuilder().setReference(ref).build());
+                ImageInfo img = null;
+                while (it.hasNext()) {
+                    PullProgress p = it.next();
+                    if (p.hasImage()) img = p.getImage();
+                }
+                if (img == null) throw new CliException("the agent finished the pull of " + ref + " without reporting an image");
+                System.out.printf("%s: pulled %s (%s) in %.2fs%n", img.getName(), img.getDigest(), Format.size(img.getSize()),
+                        (System.nanoTime() - start) / 1e9);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "ls", aliases = "list", description = "List images with digest and size.")
+    static final class Ls implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = images.berth.connect()) {
+                List<ImageInfo> list = c.imageTools.list(ListImageInfoRequest.getDefaultInstance()).getImagesList();
+                Format.Table t = new Format.Table("REF", "DIGEST", "SIZE", "UNPACKED");
+                for (ImageInfo i : list) t.row(i.getName(), i.getDigest(), Format.size(i.getSize()), Format.size(i.getUnpackedSize()));
+                t.print(System.out);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "rm", aliases = "remove", description = "Remove image names (content is collected later).")
+    static final class Rm implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @Parameters(arity = "1..*", paramLabel = "REF")
+        List<String> refs;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = images.berth.connect()) {
+                for (String r : refs) {
+                    Empty ignored = c.images.delete(DeleteImageRequest.newBuilder().setName(r).build());
+                    System.out.println(r);
+                }
+                return 0;
+            }
+        }
+    }
+}

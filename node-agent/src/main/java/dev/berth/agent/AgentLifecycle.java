@@ -1,0 +1,83 @@
+package dev.berth.agent;
+
+import dev.berth.agent.config.AgentConfig;
+import dev.berth.agent.grpc.AgentGrpcServer;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.logging.Logger;
+
+/** Starts the node's machinery and its API with Quarkus, and stops the API (never the containers) with it. */
+@ApplicationScoped
+public class AgentLifecycle {
+
+    private static final Logger LOG = Logger.getLogger(AgentLifecycle.class.getName());
+
+    private final AgentConfig config;
+    private NodeAgent agent;
+    private AgentGrpcServer server;
+    private FileChannel lockFile;
+    private FileLock lock;
+
+    AgentLifecycle(AgentConfig config) {
+        this.config = config;
+    }
+
+    void start(@Observes StartupEvent ev) throws Exception {
+        Path root = Path.of(config.root());
+        Files.createDirectories(root);
+        lockFile = FileChannel.open(root.resolve("agent.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        lock = lockFile.tryLock();
+        if (lock == null) {
+            throw new IllegalStateException("another node agent is already running on " + root + "; stop it first or set berth.agent.root to another directory");
+        }
+        Path shim = resolveShim();
+        agent = new NodeAgent(new NodeAgent.Settings(root, Path.of(config.state()), shim, config.runtime()));
+        agent.tasks().onEvent(e -> LOG.info("task " + e.type() + ": " + e.namespace() + "/" + e.containerId()
+                + (e.exit() == null ? "" : " exit " + e.exit().exitCode())));
+        server = new AgentGrpcServer(agent, Path.of(config.socket()), config.maxConcurrentCalls());
+        LOG.info("node agent serving on unix://" + config.socket() + " (root " + root + ", state " + config.state() + ", shim " + shim + ")");
+    }
+
+    void stop(@Observes ShutdownEvent ev) throws Exception {
+        // Containers keep running under their shims: only the API and the agent's own resources stop.
+        if (server != null) server.close();
+        if (agent != null) agent.close();
+        if (lock != null) lock.release();
+        if (lockFile != null) lockFile.close();
+    }
+
+    public boolean isServing() {
+        return server != null && server.isRunning();
+    }
+
+    public NodeAgent agent() {
+        return agent;
+    }
+
+    private Path resolveShim() throws IOException {
+        if (config.shim().isPresent()) return Path.of(config.shim().get());
+        try {
+            Path jar = Path.of(AgentLifecycle.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            for (Path dir = jar.getParent(); dir != null; dir = dir.getParent()) {
+                if (Files.isExecutable(dir.resolve("berth-shim"))) return dir.resolve("berth-shim");
+                if (dir.getFileName() != null && dir.getFileName().toString().equals("target")) break;
+            }
+        } catch (URISyntaxException | RuntimeException ignored) {
+            // fall through to PATH
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            Path p = Path.of(dir, "berth-shim");
+            if (Files.isExecutable(p)) return p;
+        }
+        throw new IOException("berth-shim not found next to the agent or on PATH; build it (mvn package) or set berth.agent.shim");
+    }
+}

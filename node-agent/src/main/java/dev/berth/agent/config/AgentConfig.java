@@ -1,0 +1,23 @@
+package dev.berth.agent.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.util.Optional;
+
+/** The node agent's settings; each has its default and comment in application.properties. */
+@ConfigMapping(prefix = "berth.agent")
+public interface AgentConfig {
+    String root();
+
+    String state();
+
+    String socket();
+
+    String runtime();
+
+    /** The shim binary; when unset, the agent looks next to its own jar, then on PATH. */
+    Optional<String> shim();
+
+    @WithDefault("64")
+    int maxConcurrentCalls();
+}
