@@ -20,7 +20,13 @@
 #   seed       runs deploy/seed-images.sh 127.0.0.1:5000 (if present and
 #              executable) after the registry is up, on every `up`.
 #
-# All state (data, logs, pid files, jars) lives in deploy/.state/.
+# All state (data, logs, pid files, jars) lives in deploy/.state/:
+#   kafka/kafka.log, registry/registry.log, seed-images.log, apt.log, kafka/mvn.log
+# Kafka console tools (quiet logging):
+#   java -Dlog4j2.configurationFile=deploy/.state/kafka/tools-log4j2.properties \
+#     -cp 'deploy/.state/kafka/lib/*' org.apache.kafka.tools.ConsoleProducer \
+#     --bootstrap-server 127.0.0.1:9092 --topic t
+#   (also ...tools.consumer.ConsoleConsumer, ...tools.TopicCommand)
 # Needs root or sudo only to apt-get install missing packages and to start a
 # Debian Postgres cluster.
 #
@@ -157,8 +163,9 @@ ensure_pkgs() {
     { tail -n 20 "$APT_LOG" >&2; echo "apt-get install ${missing[*]} failed (log: $(rel "$APT_LOG"))" >&2; return 1; }
 }
 
+# cd /: the postgres user may not be able to enter the caller's directory
 as_postgres() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres -- "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && sudo -u postgres -- "$@"); fi
 }
 
 # --------------------------------------------------------------- postgres ---
@@ -213,9 +220,11 @@ SQL
 pg_up() {
   local how
   if pg_ready; then
-    if [ -s "$PG_STARTED" ]; then how="up (ours: cluster $(cat "$PG_STARTED"))"; else how="up (reused)"; fi
+    if [ -s "$PG_STARTED" ]; then how="up (ours: cluster $(tr ' ' / <"$PG_STARTED"))"; else how="up (reused)"; fi
   else
-    ensure_pkgs postgresql || fail postgres "$PG_ADDR" "cannot install postgresql"
+    if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+      ensure_pkgs postgresql || fail postgres "$PG_ADDR" "cannot install postgresql"
+    fi
     local ver name
     read -r ver name < <(pg_lsclusters -h 2>/dev/null | awk -v p="$PG_PORT" '$3 == p { print $1, $2; exit }') || true
     if [ -z "${ver:-}" ]; then
@@ -262,7 +271,7 @@ pg_down() {
 pg_status() {
   if pg_ready; then
     local who="reused" db="db ok"
-    [ -s "$PG_STARTED" ] && who="ours: cluster $(cat "$PG_STARTED")"
+    [ -s "$PG_STARTED" ] && who="ours: cluster $(tr ' ' / <"$PG_STARTED")"
     pg_berth_ok || db="role/db $PG_USER missing - run up"
     line postgres "$PG_ADDR" "up ($who)  $JDBC_URL  $db"
   else
@@ -644,7 +653,7 @@ cmd_status() {
   return "$rc"
 }
 
-usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -e/{/^set -e/d; s/^# \{0,1\}//; p}' "$SELF"; }
 
 mkdir -p "$STATE" "$KAFKA_DIR" "$REG_DIR" "$PG_DIR"
 case "${1:-up}" in

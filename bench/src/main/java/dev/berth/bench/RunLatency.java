@@ -1,0 +1,71 @@
+package dev.berth.bench;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
+import dev.berth.api.services.containers.v1.Container;
+import dev.berth.api.services.containers.v1.ContainersGrpc;
+import dev.berth.api.services.containers.v1.CreateContainerRequest;
+import dev.berth.api.services.containers.v1.DeleteContainerRequest;
+import dev.berth.api.services.tasks.v1.CreateTaskRequest;
+import dev.berth.api.services.tasks.v1.DeleteTaskRequest;
+import dev.berth.api.services.tasks.v1.StartRequest;
+import dev.berth.api.services.tasks.v1.TasksGrpc;
+import dev.berth.api.services.tasks.v1.WaitRequest;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * Request to observed exit of {@code true}, as {@code ctr run --rm} does it: create container, create task,
+ * start, wait, delete task, delete container. Prints one line per round (seconds) for the bench script.
+ * Usage: RunLatency SOCKET IMAGE ROUNDS
+ */
+public final class RunLatency {
+
+    public static void main(String[] args) throws Exception {
+        String socket = args[0];
+        String image = args[1];
+        int rounds = Integer.parseInt(args[2]);
+        java.util.logging.Logger.getLogger("io.netty").setLevel(java.util.logging.Level.SEVERE);
+        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
+        ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
+                .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER), "bench");
+        Channel ch = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(md));
+        ContainersGrpc.ContainersBlockingStub containers = ContainersGrpc.newBlockingStub(ch);
+        TasksGrpc.TasksBlockingStub tasks = TasksGrpc.newBlockingStub(ch);
+        Any run = Any.newBuilder().setTypeUrl("types.berth.dev/RunRequest/v1")
+                .setValue(ByteString.copyFrom("{\"args\":[\"true\"]}", StandardCharsets.UTF_8)).build();
+        int warmup = 3;
+        double[] secs = new double[rounds];
+        for (int i = -warmup; i < rounds; i++) {
+            String id = "bench-" + ProcessHandle.current().pid() + "-" + (i + warmup);
+            long t0 = System.nanoTime();
+            containers.create(CreateContainerRequest.newBuilder().setContainer(Container.newBuilder().setId(id).setImage(image)
+                    .putExtensions("berth.dev/run", run)).build());
+            tasks.create(CreateTaskRequest.newBuilder().setContainerId(id).build());
+            tasks.start(StartRequest.newBuilder().setContainerId(id).build());
+            int code = tasks.wait(WaitRequest.newBuilder().setContainerId(id).build()).getExitStatus();
+            tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
+            containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+            double s = (System.nanoTime() - t0) / 1e9;
+            if (code != 0) throw new IllegalStateException("true exited " + code);
+            if (i >= 0) {
+                secs[i] = s;
+                System.out.printf("%.4f%n", s);
+            }
+        }
+        Arrays.sort(secs);
+        channel.shutdownNow();
+        group.shutdownGracefully();
+    }
+}

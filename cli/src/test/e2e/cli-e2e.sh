@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The README's user journey, for real: a node agent on its own directories, the dev registry
+# (deploy/dev-services.sh up), and every berth verb with its output and exit code checked.
+set -uo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd -P)"
+registry="${BERTH_REGISTRY:-127.0.0.1:5000}"
+image="$registry/test/busybox:latest"
+work="$(mktemp -d /tmp/bce.XXXX)"
+export BERTH_ADDRESS="$work/agent.sock" BERTH_NAMESPACE=e2e
+fails=0; passes=0
+agent_pid=""
+cleanup() {
+  [[ -n "$agent_pid" ]] && kill "$agent_pid" 2>/dev/null; wait 2>/dev/null
+  for c in $(runc --root "$work/state/runc/e2e" list -q 2>/dev/null); do runc --root "$work/state/runc/e2e" delete -f "$c" >/dev/null 2>&1; done
+  grep -F " $work/" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+berth() { "$repo/bin/berth" "$@"; }
+check() { # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then passes=$((passes+1)); echo "ok   $1";
+  else fails=$((fails+1)); echo "FAIL $1: expected [$2], got [$3]"; fi
+}
+contains() { # contains NAME NEEDLE HAYSTACK
+  if [[ "$3" == *"$2"* ]]; then passes=$((passes+1)); echo "ok   $1";
+  else fails=$((fails+1)); echo "FAIL $1: [$2] not in [$3]"; fi
+}
+
+curl -sf "http://$registry/v2/" >/dev/null || { echo "cli-e2e: no registry at $registry: run deploy/dev-services.sh up" >&2; exit 1; }
+BERTH_ROOT="$work/root" BERTH_STATE="$work/state" BERTH_SOCKET="$work/agent.sock" BERTH_AGENT_HTTP_PORT=0 \
+  "$repo/bin/berth-agent" >"$work/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 1 150); do [[ -S "$work/agent.sock" ]] && break; sleep 0.1; done
+[[ -S "$work/agent.sock" ]] || { echo "agent did not start:"; cat "$work/agent.log"; exit 1; }
+
+out=$(berth images pull "$image" 2>&1); contains "images pull" "pulled sha256:" "$out"
+out=$(berth images ls 2>&1); contains "images ls shows the image with its digest" "$image   sha256:" "$out"
+out=$(berth run --rm "$image" echo hello 2>&1); check "run --rm echo" "hello" "$out"
+berth run --rm "$image" sh -c 'exit 3'; check "run exits with the container's code" "3" "$?"
+out=$(berth run --rm "$image" sh -c 'echo to-stderr >&2' 2>&1 >/dev/null); check "stderr goes to stderr" "to-stderr" "$out"
+out=$(berth run -d --name web "$image" sh -c 'echo started; exec sleep 300'); check "run -d prints the name" "web" "$out"
+out=$(berth ps); contains "ps lists the running container" "running (pid" "$out"
+sleep 0.5; out=$(berth logs web); check "logs" "started" "$out"
+out=$(berth run -d --name web "$image" true 2>&1); rc=$?
+check "name in use exits 1" "1" "$rc"; contains "name in use says so" "already in use" "$out"
+out=$(berth rm web 2>&1); contains "rm of a running container is refused" "is running" "$out"
+out=$(berth stop -t 1 web); check "stop" "web" "$out"
+out=$(berth ps -a); contains "a pid 1 that ignores SIGTERM is killed after the grace period" "exited (137)" "$out"
+berth run -d --name polite "$image" sh -c 'trap "exit 0" TERM; while true; do sleep 0.1; done' >/dev/null
+berth stop -t 30 polite >/dev/null
+out=$(berth ps -a); contains "a container that handles SIGTERM exits on its own" "exited (0)" "$out"
+berth rm polite >/dev/null
+out=$(berth rm web); check "rm" "web" "$out"
+out=$(berth ps -a | wc -l); check "nothing left after rm" "1" "$out"
+out=$(berth logs web 2>&1); rc=$?; check "logs of unknown exits 1" "1" "$rc"; contains "unknown container named" "no container named 'web'" "$out"
+out=$(berth images pull "$registry/test/absent:latest" 2>&1); contains "unknown image" "image not found" "$out"
+out=$(berth images pull 127.0.0.1:1/test/busybox:latest 2>&1); contains "unreachable registry" "cannot reach registry 127.0.0.1:1" "$out"
+out=$(berth run --rm "$image" /no/such 2>&1); rc=$?
+check "run of a missing binary exits 125" "125" "$rc"; contains "and says why" "no such file or directory" "$out"
+out=$(berth ps -a | wc -l); check "a failed run leaves no container" "1" "$out"
+out=$(berth -n other images ls | wc -l); check "namespaces isolate images" "1" "$out"
+out=$(berth run --rm -e GREETING=hi -w /tmp -u nobody "$image" sh -c 'echo $GREETING $(pwd) $(id -u)'); check "env, workdir, user" "hi /tmp 65534" "$out"
+out=$(stat -c %a "$work/agent.sock"); check "socket mode" "600" "$out"
+
+echo "$passes passed, $fails failed"
+[[ $fails == 0 ]]
