@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Pushes Berth's test images into a registry: deploy/seed-images.sh [HOST:PORT] [--big]
+# Pushes Berth's test images into a registry: deploy/seed-images.sh [HOST:PORT] [--force]
 # The images are built from this machine's real binaries (busybox-static, shared libraries),
-# since no public registry is reachable. --big (or BERTH_SEED_BIG=1) adds the ~150 MB
-# four-layer image the pull benchmark uses.
+# since no public registry is reachable; images the registry already has are kept (--force
+# rebuilds them). The ~150 MB four-layer test/big used by benchmarks is included unless
+# BERTH_SEED_BIG=0.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 registry="${1:-127.0.0.1:5000}"
 shift || true
-big=()
-[[ "${BERTH_SEED_BIG:-0}" == 1 || " $* " == *" --big "* ]] && big=(--big)
+flags=("$@")
+[[ "${BERTH_SEED_BIG:-1}" == 1 && " $* " != *" --big "* ]] && flags+=(--big)
 
 [[ -x /usr/bin/busybox ]] || { echo "seed-images: /usr/bin/busybox is missing: apt-get install busybox-static" >&2; exit 1; }
 cp_file="$repo/oci/target/seed.classpath"
@@ -16,4 +17,4 @@ if [[ ! -f "$repo/oci/target/classes/dev/berth/oci/seed/TestImages.class" || ! -
   (cd "$repo" && mvn -q -B -pl oci -am install -DskipTests)
   (cd "$repo" && mvn -q -B -pl oci dependency:build-classpath -Dmdep.outputFile="$cp_file")
 fi
-java -cp "$repo/oci/target/classes:$(cat "$cp_file")" dev.berth.oci.seed.TestImages "$registry" "${big[@]}"
+java -cp "$repo/oci/target/classes:$(cat "$cp_file")" dev.berth.oci.seed.TestImages "$registry" "${flags[@]}"

@@ -109,6 +109,7 @@ public final class ImageBuilder {
                             if (rel.isEmpty()) return;
                             String name = prefix + "/" + rel;
                             TarArchiveEntry e;
+                            boolean regular = false;
                             if (Files.isSymbolicLink(p)) {
                                 e = new TarArchiveEntry(name, TarConstants.LF_SYMLINK);
                                 e.setLinkName(Files.readSymbolicLink(p).toString());
@@ -121,12 +122,13 @@ public final class ImageBuilder {
                                 e.setMode(mode(p));
                                 e.setSize(Files.size(p));
                                 budget[0] -= e.getSize();
+                                regular = true;
                             } else {
                                 return;
                             }
                             e.setModTime(0);
                             out.putArchiveEntry(e);
-                            if (e.isFile()) Files.copy(p, out);
+                            if (regular) Files.copy(p, out);
                             out.closeArchiveEntry();
                         } catch (IOException ex) {
                             throw new UncheckedIOException(ex);

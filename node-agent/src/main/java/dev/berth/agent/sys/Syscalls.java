@@ -30,6 +30,7 @@ public final class Syscalls {
         int lsetxattr(String path, String name, @In byte[] value, @size_t long size, int flags);
         long lgetxattr(String path, String name, byte[] value, @size_t long size);
         int lchown(String path, int uid, int gid);
+        int symlink(String target, String linkpath);
         int chmod(String path, int mode);
         int utimensat(int dirfd, String path, @In long[] times, int flags);
         String strerror(int errnum);
@@ -71,6 +72,11 @@ public final class Syscalls {
         byte[] buf = new byte[256];
         long n = LIBC.lgetxattr(path, name, buf, buf.length);
         return n < 0 ? null : new String(buf, 0, (int) n, StandardCharsets.UTF_8);
+    }
+
+    /** Creates a symlink whose target is stored byte for byte as given (Java's Path would normalise it). */
+    public static void symlink(String target, String linkPath) throws IOException {
+        check(LIBC.symlink(target, linkPath), "symlink " + linkPath);
     }
 
     public static void lchown(String path, int uid, int gid) throws IOException {

@@ -107,7 +107,7 @@ public final class LayerApplier {
         if (e.isDirectory()) {
             if (existing == null || !existing.isDirectory()) Files.createDirectory(target);
         } else if (e.isSymbolicLink()) {
-            Files.createSymbolicLink(target, Path.of(e.getLinkName()));
+            Syscalls.symlink(e.getLinkName(), target.toString());
         } else if (e.isLink()) {
             Path source = resolveHardlinkSource(e);
             Files.createLink(target, source);

@@ -51,15 +51,20 @@ public final class TestImages {
                 .push(client, Reference.parse(registry + "/test/layers:latest"), workDir);
     }
 
-    /** {@code test/big:latest}: about 150 MB compressed in four gzip layers of real shared libraries and binaries. */
+    /**
+     * {@code test/big:latest}: about 150 MB compressed in four gzip layers (busybox, then shared libraries, a JDK,
+     * and /usr/share), real files that compress as real images do. Budgets are uncompressed bytes per layer.
+     */
     public ImageBuilder.Pushed big() throws IOException {
         ImageBuilder b = busyboxBuilder();
         List<Path> sources = List.of(Path.of("/usr/lib/x86_64-linux-gnu"), Path.of("/usr/lib/jvm"), Path.of("/usr/share"));
-        int i = 0;
-        for (Path src : sources) {
+        List<Long> budgets = List.of(120L << 20, 45L << 20, 90L << 20);
+        for (int i = 0; i < sources.size(); i++) {
+            Path src = sources.get(i);
             if (!Files.isDirectory(src)) continue;
-            String prefix = "big/layer" + (i++);
-            b.layer(l -> l.hostTree(src, prefix, 130L << 20));
+            String prefix = "big/layer" + i;
+            long budget = budgets.get(i);
+            b.layer(l -> l.hostTree(src, prefix, budget));
         }
         return b.push(client, Reference.parse(registry + "/test/big:latest"), workDir);
     }
@@ -68,19 +73,44 @@ public final class TestImages {
         return new ImageBuilder().busyboxBase(BUSYBOX, ImageBuilder.busyboxApplets(BUSYBOX));
     }
 
-    /** Seeds a registry: {@code TestImages 127.0.0.1:5000 [--big]}. */
+    /** Whether the registry already has {@code repo:latest}; seeding is skipped for images already there. */
+    public boolean present(String repo) {
+        try {
+            client.fetchManifest(Reference.parse(registry + "/" + repo + ":latest"), "latest");
+            return true;
+        } catch (dev.berth.oci.OciException e) {
+            if (e.getMessage().startsWith("image not found")) return false;
+            throw e;
+        }
+    }
+
+    private interface Push {
+        ImageBuilder.Pushed push() throws IOException;
+    }
+
+    private void seed(String repo, boolean force, Push push) throws IOException {
+        if (!force && present(repo)) {
+            System.out.println("present " + registry + "/" + repo + ":latest");
+            return;
+        }
+        long t0 = System.nanoTime();
+        ImageBuilder.Pushed p = push.push();
+        System.out.printf("pushed  %s/%s:latest %s (%.1fs)%n", registry, repo, p.topDigest(), (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Seeds a registry: {@code TestImages 127.0.0.1:5000 [--big] [--force]}; images already there are kept. */
     public static void main(String[] args) throws IOException {
         if (args.length < 1) {
-            System.err.println("usage: TestImages REGISTRY_HOST:PORT [--big]");
+            System.err.println("usage: TestImages REGISTRY_HOST:PORT [--big] [--force]");
             System.exit(2);
         }
+        List<String> flags = List.of(args);
+        boolean force = flags.contains("--force");
         Path work = Files.createTempDirectory("berth-seed");
         TestImages images = new TestImages(new RegistryClient(), args[0], work);
-        System.out.println("pushed " + args[0] + "/test/busybox:latest " + images.busybox().topDigest());
-        System.out.println("pushed " + args[0] + "/test/layers:latest " + images.layers().topDigest());
-        if (List.of(args).contains("--big")) {
-            System.out.println("pushed " + args[0] + "/test/big:latest " + images.big().topDigest());
-        }
+        images.seed("test/busybox", force, images::busybox);
+        images.seed("test/layers", force, images::layers);
+        if (flags.contains("--big")) images.seed("test/big", force, images::big);
         Files.deleteIfExists(work);
     }
 }
