@@ -34,7 +34,9 @@ public final class Json {
 
     public static <T> T read(byte[] json, Class<T> type, String what) {
         try {
-            return MAPPER.readValue(json, type);
+            T value = MAPPER.readValue(json, type);
+            if (value == null) throw new OciException("malformed " + what + ": the document is JSON null");
+            return value;
         } catch (IOException | IllegalArgumentException e) {
             throw new OciException("malformed " + what + ": " + firstLine(e.getMessage()));
         }

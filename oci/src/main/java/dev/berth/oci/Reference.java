@@ -68,7 +68,7 @@ public record Reference(String registry, String repository, String tag, Digest d
         String host = registry;
         if (host.startsWith("[")) host = host.substring(1, host.indexOf(']'));
         else if (host.indexOf(':') >= 0) host = host.substring(0, host.lastIndexOf(':'));
-        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
+        return host.equals("localhost") || host.matches("127(\\.\\d{1,3}){3}") || host.equals("::1");
     }
 
     /** The full normalised name, e.g. docker.io/library/busybox:latest. */

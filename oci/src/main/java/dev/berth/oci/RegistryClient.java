@@ -110,7 +110,7 @@ public final class RegistryClient {
             }
             String mt = resp.headers().firstValue("Content-Type").map(RegistryClient::stripParams).orElse("");
             if (!MediaTypes.isIndex(mt) && !MediaTypes.isManifest(mt)) {
-                mt = sniffMediaType(bytes, ref);
+                mt = sniffMediaType(bytes, ref, mt);
             }
             return new FetchedManifest(bytes, mt, actual);
         } catch (IOException e) {
@@ -257,7 +257,7 @@ public final class RegistryClient {
     }
 
     /** Some registries send application/json; the document's own mediaType field, or its shape, tells. */
-    private static String sniffMediaType(byte[] bytes, Reference ref) {
+    private static String sniffMediaType(byte[] bytes, Reference ref, String contentType) {
         try {
             var node = Json.MAPPER.readTree(bytes);
             String mt = node.path("mediaType").asText("");
@@ -266,6 +266,10 @@ public final class RegistryClient {
             if (node.has("layers")) return MediaTypes.OCI_MANIFEST;
         } catch (IOException e) {
             throw new OciException("malformed manifest for " + ref + ": not JSON");
+        }
+        if (!contentType.isEmpty() && !contentType.equals("application/json") && !contentType.equals("text/plain")
+                && !contentType.equals("application/octet-stream")) {
+            throw new OciException("unsupported manifest media type '" + contentType + "' for " + ref + ": Berth pulls OCI and Docker schema 2 images");
         }
         throw new OciException("malformed manifest for " + ref + ": neither a manifest nor an index");
     }
