@@ -64,7 +64,7 @@ final class ImagesCommand {
         }
     }
 
-    @Command(name = "rm", aliases = "remove", description = "Remove image names (content is collected later).")
+    @Command(name = "rm", aliases = "remove", description = "Remove image names; their content and snapshots stay on disk until garbage collection exists (a later issue).")
     static final class Rm implements Callable<Integer> {
         @ParentCommand
         ImagesCommand images;

@@ -12,6 +12,7 @@ import dev.berth.oci.RegistryClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * One node's container machinery, free of any transport: content store, snapshotter, images, containers, tasks.
@@ -30,14 +31,20 @@ public final class NodeAgent implements AutoCloseable {
     private final TaskManager tasks;
 
     public NodeAgent(Settings s) throws IOException {
-        Files.createDirectories(s.root());
-        Files.createDirectories(s.state());
-        this.meta = new MetadataStore(s.root().resolve("metadata.db"));
+        // like containerd: others may traverse (0711) but not list; the store and bundles inside are private
+        for (Path dir : new Path[] {s.root(), s.state()}) {
+            Files.createDirectories(dir);
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        }
+        Path db = s.root().resolve("metadata.db");
+        if (!Files.exists(db)) Files.createFile(db, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        this.meta = new MetadataStore(db);
+        KeyedLocks locks = new KeyedLocks();
         this.content = new ContentStore(s.root().resolve("content"));
         this.snapshots = new OverlaySnapshotter(s.root().resolve("snapshots"), meta);
         this.images = new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host());
-        this.containers = new ContainerStore(meta, images, snapshots);
-        this.tasks = new TaskManager(s.state(), s.shim(), new Runc(s.runtime(), s.state().resolve("runc")), meta, snapshots);
+        this.containers = new ContainerStore(meta, images, snapshots, locks);
+        this.tasks = new TaskManager(s.state(), s.shim(), new Runc(s.runtime(), s.state().resolve("runc")), meta, snapshots, locks);
         tasks.recover();
     }
 

@@ -179,4 +179,60 @@ class PullAndRunTest {
         assertEquals(7, fx.agent.tasks().waitFor("default", "survivor").get(30, TimeUnit.SECONDS).exitCode());
         fx.remove("default", "survivor");
     }
+
+    @Test
+    void longIdsInLongNamespacesAreSupervisedCorrectly() throws Exception {
+        // the shim's socket path is far over the 107 bytes unix sockets allow; the agent must still hear the exit
+        String ns = "a-rather-long-namespace-for-tenant-42";
+        String id = "c".repeat(76);
+        fx.agent.images().pull(ns, busybox);
+        assertTrue(fx.agent.tasks().taskDir(ns, id).resolve("shim.sock").toString().length() > 107);
+        TaskExit exit = fx.run(ns, id, busybox, AgentFixture.args("sh", "-c", "exit 9"));
+        assertEquals(9, exit.exitCode(), "the true exit, not a lost-shim 255");
+        fx.remove(ns, id);
+    }
+
+    @Test
+    void shortLivedTasksNeverStickAsRunning() throws Exception {
+        for (int i = 0; i < 15; i++) {
+            String id = "quick" + i;
+            var c = fx.agent.containers().create("default", id, busybox, null, AgentFixture.args("true"), null, null);
+            fx.agent.tasks().create(c);
+            fx.agent.tasks().start("default", id);
+            assertEquals(0, fx.agent.tasks().waitFor("default", id).get(30, TimeUnit.SECONDS).exitCode());
+            // a plain (not forced) delete must succeed: the task is stopped, whatever raced with start
+            assertEquals("STOPPED", fx.agent.tasks().delete("default", id, false).status(), "task " + id);
+            fx.agent.containers().delete("default", id);
+        }
+    }
+
+    @Test
+    void taskDirectoriesArePrivate() throws Exception {
+        var c = fx.agent.containers().create("default", "private", busybox, null, AgentFixture.args("sleep", "300"), null, null);
+        fx.agent.tasks().create(c);
+        Path dir = fx.agent.tasks().taskDir("default", "private");
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("config.json"))));
+        fx.remove("default", "private");
+    }
+
+    @Test
+    void aShimLaunchedButNeverRecordedIsDiscardedAtStartup() throws Exception {
+        var c = fx.agent.containers().create("default", "orphan", busybox, null, AgentFixture.args("sleep", "300"), null, null);
+        var t = fx.agent.tasks().create(c);
+        long shimPid = Long.parseLong(Files.readString(fx.agent.tasks().taskDir("default", "orphan").resolve("shim.pid")).trim());
+        // as if the agent had crashed between launching the shim and recording the task
+        fx.agent.metadata().deleteTask("default", "orphan");
+        try (NodeAgent restarted = fx.open()) {
+            assertFalse(Files.exists(restarted.tasks().taskDir("default", "orphan")), "orphan task dir removed");
+            assertFalse(ProcessHandle.of(t.pid()).map(ProcessHandle::isAlive).orElse(false), "orphan container process gone");
+            for (int i = 0; i < 100 && ProcessHandle.of(shimPid).map(ProcessHandle::isAlive).orElse(false); i++) Thread.sleep(20);
+            assertFalse(ProcessHandle.of(shimPid).map(ProcessHandle::isAlive).orElse(false), "orphan shim gone");
+            // and the name works again
+            TaskExit exit = fx.run("default", "orphan2", busybox, AgentFixture.args("true"));
+            assertEquals(0, exit.exitCode());
+        }
+        fx.remove("default", "orphan");
+        fx.remove("default", "orphan2");
+    }
 }

@@ -1,5 +1,6 @@
 package dev.berth.agent.container;
 
+import dev.berth.agent.KeyedLocks;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.ContainerRecord;
@@ -12,6 +13,7 @@ import dev.berth.oci.Json;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
 
 /** Containers: metadata plus a writable snapshot over their image; no process until a task is created. */
@@ -23,11 +25,20 @@ public final class ContainerStore {
     private final MetadataStore meta;
     private final ImageStore images;
     private final OverlaySnapshotter snapshots;
+    private final KeyedLocks locks;
 
-    public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots) {
+    public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots, KeyedLocks locks) throws IOException {
         this.meta = meta;
         this.images = images;
         this.snapshots = snapshots;
+        this.locks = locks;
+        // a writable snapshot whose container row is gone (a crash between the two) belongs to nobody
+        for (MetadataStore.SnapshotRecord s : snapshots.list()) {
+            if (s.kind().equals(OverlaySnapshotter.ACTIVE) && s.key().contains("/")) {
+                String[] nsId = s.key().split("/", 2);
+                if (meta.container(nsId[0], nsId[1]).isEmpty()) snapshots.remove(s.key());
+            }
+        }
     }
 
     /**
@@ -51,16 +62,25 @@ public final class ContainerStore {
             }
         }
         String snapshotKey = ns + "/" + id;
-        if (snapshots.exists(snapshotKey)) snapshots.remove(snapshotKey); // left by a crash mid-create
-        snapshots.prepare(snapshotKey, image.chainId());
         long now = System.currentTimeMillis();
         ContainerRecord c = new ContainerRecord(ns, id, image.name(), runtime == null || runtime.isEmpty() ? "io.containerd.runc.v2" : runtime,
                 snapshotKey, spec, labelsJson == null ? "{}" : labelsJson, now, now);
-        if (!meta.addContainer(c)) {
-            snapshots.remove(snapshotKey);
-            throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
+        ReentrantLock lock = locks.lock(ns, id);
+        try {
+            // the row claims the name first; the snapshot follows, and a failure takes the row back
+            if (!meta.addContainer(c)) {
+                throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
+            }
+            try {
+                snapshots.prepare(snapshotKey, image.chainId());
+            } catch (IOException | RuntimeException e) {
+                meta.deleteContainer(ns, id);
+                throw e;
+            }
+            return c;
+        } finally {
+            lock.unlock();
         }
-        return c;
     }
 
     public Optional<ContainerRecord> get(String ns, String id) {
@@ -78,12 +98,17 @@ public final class ContainerStore {
 
     /** Deletes a container and its writable snapshot; refused while it has a task. */
     public void delete(String ns, String id) throws IOException {
-        ContainerRecord c = require(ns, id);
-        if (meta.task(ns, id).isPresent()) {
-            throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "container " + id + " still has a task; stop and delete the task first (berth rm -f does both)");
+        ReentrantLock lock = locks.lock(ns, id);
+        try {
+            ContainerRecord c = require(ns, id);
+            if (meta.task(ns, id).isPresent()) {
+                throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "container " + id + " still has a task; stop and delete the task first (berth rm -f does both)");
+            }
+            meta.deleteContainer(ns, id);
+            snapshots.remove(c.snapshotKey());
+        } finally {
+            lock.unlock();
         }
-        meta.deleteContainer(ns, id);
-        snapshots.remove(c.snapshotKey());
     }
 
     public static void validateId(String id) {

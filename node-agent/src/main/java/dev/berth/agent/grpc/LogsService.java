@@ -14,6 +14,8 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * A container's stdout and stderr as the shim writes them; with {@code follow}, new output streams until the task
@@ -25,6 +27,12 @@ final class LogsService extends LogsGrpc.LogsImplBase {
     private static final long POLL_MS = 10;
 
     private final NodeAgent agent;
+    /** Followers live as long as their containers: they get threads of their own, never the API's workers. */
+    private final ExecutorService followers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "log-follow");
+        t.setDaemon(true);
+        return t;
+    });
 
     LogsService(NodeAgent agent) {
         this.agent = agent;
@@ -34,25 +42,35 @@ final class LogsService extends LogsGrpc.LogsImplBase {
     public void read(ReadLogsRequest req, StreamObserver<LogChunk> out) {
         String ns = Namespaces.current();
         ServerCallStreamObserver<LogChunk> call = (ServerCallStreamObserver<LogChunk>) out;
+        call.setOnCancelHandler(() -> { });
         try {
             agent.containers().require(ns, req.getContainerId());
-            String id = req.getContainerId();
-            Tail stdout = new Tail(agent.tasks().stdoutLog(ns, id), LogChunk.Stream.STDOUT, req.getTailBytes());
-            Tail stderr = new Tail(agent.tasks().stderrLog(ns, id), LogChunk.Stream.STDERR, req.getTailBytes());
+        } catch (RuntimeException e) {
+            out.onError(Calls.status(e));
+            return;
+        }
+        followers.execute(() -> stream(ns, req, call));
+    }
+
+    private void stream(String ns, ReadLogsRequest req, ServerCallStreamObserver<LogChunk> call) {
+        String id = req.getContainerId();
+        try (Tail stdout = new Tail(agent.tasks().stdoutLog(ns, id), LogChunk.Stream.STDOUT, req.getTailBytes());
+             Tail stderr = new Tail(agent.tasks().stderrLog(ns, id), LogChunk.Stream.STDERR, req.getTailBytes())) {
             while (!call.isCancelled()) {
+                if (!call.isReady()) { // a slow reader: wait for it rather than buffer without bound
+                    Thread.sleep(POLL_MS);
+                    continue;
+                }
                 boolean exited = !req.getFollow() || isDone(ns, id);
-                boolean any = stdout.pump(out) | stderr.pump(out);
+                boolean any = stdout.pump(call) | stderr.pump(call);
                 if (!any && exited) break;
                 if (!any) Thread.sleep(POLL_MS);
             }
-            stdout.close();
-            stderr.close();
-            if (!call.isCancelled()) out.onCompleted();
+            if (!call.isCancelled()) call.onCompleted();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            out.onError(Calls.status(e));
         } catch (Exception e) {
-            out.onError(Calls.status(e));
+            if (!call.isCancelled()) call.onError(Calls.status(e));
         }
     }
 
@@ -62,7 +80,7 @@ final class LogsService extends LogsGrpc.LogsImplBase {
     }
 
     /** Reads one log file from an offset onwards; a file that does not exist yet is read once it appears. */
-    private static final class Tail {
+    private static final class Tail implements AutoCloseable {
         private final Path path;
         private final LogChunk.Stream stream;
         private final long tailBytes;
@@ -87,7 +105,8 @@ final class LogsService extends LogsGrpc.LogsImplBase {
             return true;
         }
 
-        void close() throws IOException {
+        @Override
+        public void close() throws IOException {
             if (file != null) file.close();
         }
     }

@@ -94,8 +94,8 @@ final class TasksService extends TasksGrpc.TasksImplBase {
         String ns = Namespaces.current();
         Calls.unary(out, () -> {
             if (!req.getExecId().isEmpty()) throw new IllegalArgumentException("exec processes are not supported yet");
-            int signal = req.getSignal() == 0 ? 15 : req.getSignal();
-            agent.tasks().kill(ns, req.getContainerId(), signal, req.getAll());
+            // signal 0 is passed on as given: it probes, it does not terminate
+            agent.tasks().kill(ns, req.getContainerId(), req.getSignal(), req.getAll());
             return Empty.getDefaultInstance();
         });
     }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -24,7 +23,8 @@ public final class MetadataStore implements AutoCloseable {
     public MetadataStore(Path file) throws IOException {
         Files.createDirectories(file.getParent());
         try {
-            db = DriverManager.getConnection("jdbc:sqlite:" + file);
+            // the driver directly, not DriverManager: its registry depends on which class loader asks
+            db = new org.sqlite.JDBC().connect("jdbc:sqlite:" + file, new java.util.Properties());
             try (Statement s = db.createStatement()) {
                 s.execute("PRAGMA journal_mode=WAL");
                 s.execute("PRAGMA synchronous=FULL");
@@ -171,6 +171,11 @@ public final class MetadataStore implements AutoCloseable {
                 ON CONFLICT(namespace, container_id) DO UPDATE SET pid=excluded.pid, status=excluded.status,
                   exit_code=excluded.exit_code, exit_signal=excluded.exit_signal, exited_at=excluded.exited_at""",
                 t.namespace, t.containerId, t.pid, t.status, t.exitCode, t.exitSignal, t.exitedAt, t.createdAt);
+    }
+
+    /** CREATED becomes RUNNING; false when the task has moved on already (it may have exited that fast). */
+    public synchronized boolean markRunning(String ns, String id) {
+        return update("UPDATE tasks SET status='RUNNING' WHERE namespace=? AND container_id=? AND status='CREATED'", ns, id) > 0;
     }
 
     public synchronized Optional<TaskRecord> task(String ns, String id) {

@@ -1,7 +1,7 @@
 package dev.berth.agent.runtime;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +9,9 @@ import java.util.concurrent.TimeUnit;
 
 /** The OCI runtime binary (runc, or crun) driven by its command line, one root directory per namespace. */
 public final class Runc {
+
+    /** Longer than any healthy runtime call; a hung one (a stuck hook, a frozen cgroup) is killed, not waited on. */
+    static final long TIMEOUT_SECONDS = 60;
 
     private final String binary;
     private final Path rootBase;
@@ -44,20 +47,31 @@ public final class Runc {
     String run(String ns, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(binary, "--root", root(ns).toString()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        Files.createDirectories(rootBase);
+        Path out = Files.createTempFile(rootBase, "call", ".out");
         try {
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            if (!waitFor(p, TIMEOUT_SECONDS)) {
                 p.destroyForcibly();
-                throw new IOException(binary + " " + args[0] + " timed out");
+                throw new IOException(binary + " " + args[0] + " did not finish in " + TIMEOUT_SECONDS + " s and was killed");
             }
+            String text = Files.readString(out).trim();
+            if (p.exitValue() != 0) throw new IOException(binary + " " + args[0] + " failed: " + lastLine(text));
+            return text;
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    static boolean waitFor(Process p, long seconds) throws IOException {
+        try {
+            return p.waitFor(seconds, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException(e);
+            p.destroyForcibly();
+            throw new IOException("interrupted", e);
         }
-        if (p.exitValue() != 0) throw new IOException(binary + " " + args[0] + " failed: " + lastLine(out));
-        return out;
     }
 
     private static String lastLine(String s) {

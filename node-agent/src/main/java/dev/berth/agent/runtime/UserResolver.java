@@ -27,15 +27,18 @@ public final class UserResolver {
             g = user.substring(colon + 1);
         }
         Integer uid = number(u);
-        Integer gid = null;
+        Integer gid;
+        String name;
         if (uid == null) {
             String[] entry = find(rootfs.resolve("etc/passwd"), u);
             if (entry == null) throw new IllegalArgumentException("user '" + u + "' is not in the image's /etc/passwd: use a numeric uid or a user the image defines");
             uid = Integer.parseInt(entry[2]);
             gid = Integer.parseInt(entry[3]);
+            name = u;
         } else {
             String[] entry = findByUid(rootfs.resolve("etc/passwd"), uid);
             gid = entry == null ? 0 : Integer.parseInt(entry[3]);
+            name = entry == null ? null : entry[0];
         }
         if (g != null && !g.isEmpty()) {
             Integer n = number(g);
@@ -46,7 +49,18 @@ public final class UserResolver {
             }
             gid = n;
         }
-        return new Ids(uid, gid, new ArrayList<>());
+        // supplementary groups: every group of the image's /etc/group that lists the user, as containerd adds them
+        List<Integer> extra = new ArrayList<>();
+        if (name != null) {
+            for (String[] grp : entries(rootfs.resolve("etc/group"))) {
+                if (grp.length < 4 || grp[3].isEmpty()) continue;
+                if (List.of(grp[3].split(",")).contains(name)) {
+                    int id = Integer.parseInt(grp[2]);
+                    if (id != gid && !extra.contains(id)) extra.add(id);
+                }
+            }
+        }
+        return new Ids(uid, gid, extra);
     }
 
     private static Integer number(String s) {

@@ -3,6 +3,7 @@ package dev.berth.agent.snapshot;
 import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.SnapshotRecord;
 import dev.berth.agent.sys.Syscalls;
+import dev.berth.agent.sys.Trees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ public final class OverlaySnapshotter {
 
     public void commitExtraction(Extraction x, String chainId) throws IOException {
         SnapshotRecord r = meta.snapshot(x.key()).orElseThrow();
-        deleteTree(dir(r.id()).resolve("work"));
+        Trees.remove(dir(r.id()).resolve("work"));
         meta.renameSnapshot(x.key(), chainId, COMMITTED);
     }
 
@@ -99,24 +100,11 @@ public final class OverlaySnapshotter {
     public void remove(String key) throws IOException {
         var r = meta.snapshot(key);
         if (r.isEmpty()) return;
-        deleteTree(dir(r.get().id()));
+        Trees.remove(dir(r.get().id()));
         meta.deleteSnapshot(key);
     }
 
     private Path dir(long id) {
         return root.resolve(Long.toString(id));
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
-        // rm -rf copes with whiteout devices and odd modes; Java's walk would need the same care
-        try {
-            Process rm = new ProcessBuilder("rm", "-rf", "--one-file-system", "--", p.toString()).redirectErrorStream(true).start();
-            String out = new String(rm.getInputStream().readAllBytes());
-            if (rm.waitFor() != 0) throw new IOException("cannot remove " + p + ": " + out.trim());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        }
     }
 }

@@ -31,6 +31,8 @@ public final class Syscalls {
         long lgetxattr(String path, String name, byte[] value, @size_t long size);
         int lchown(String path, int uid, int gid);
         int symlink(String target, String linkpath);
+        int open(String path, int flags, int mode);
+        int close(int fd);
         int chmod(String path, int mode);
         int utimensat(int dirfd, String path, @In long[] times, int flags);
         String strerror(int errnum);
@@ -72,6 +74,32 @@ public final class Syscalls {
         byte[] buf = new byte[256];
         long n = LIBC.lgetxattr(path, name, buf, buf.length);
         return n < 0 ? null : new String(buf, 0, (int) n, StandardCharsets.UTF_8);
+    }
+
+    private static final int O_PATH = 010000000;
+    private static final int O_DIRECTORY = 0200000;
+    private static final int O_CLOEXEC = 02000000;
+
+    /**
+     * A directory held open, whose entries can be named as {@code /proc/self/fd/N/name}: short whatever the real
+     * path's length, which unix sockets (at most 107 bytes of path) need.
+     */
+    public static final class DirHandle implements AutoCloseable {
+        private final int fd;
+
+        public DirHandle(String dir) throws IOException {
+            fd = LIBC.open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+            if (fd < 0) throw new IOException("open " + dir + ": " + LIBC.strerror(RT.getLastError()));
+        }
+
+        public String entry(String name) {
+            return "/proc/self/fd/" + fd + "/" + name;
+        }
+
+        @Override
+        public void close() {
+            LIBC.close(fd);
+        }
     }
 
     /** Creates a symlink whose target is stored byte for byte as given (Java's Path would normalise it). */

@@ -39,6 +39,12 @@ public final class LayerApplier {
     private final List<Path> layers;
     private final List<Path> dirsToTime = new ArrayList<>();
     private final List<long[]> dirTimes = new ArrayList<>();
+    /**
+     * Parent directories already resolved and made real in the upper, by the entry's parent name. Most entries
+     * share their parent with the previous ones, and resolving walks every layer; anything that can change what a
+     * path resolves to (a symlink, a whiteout, an opaque mark, a removed directory) empties it.
+     */
+    private final java.util.Map<String, Path> resolvedParents = new java.util.HashMap<>();
 
     private LayerApplier(Path upper, List<Path> lowersTopFirst) {
         this.upper = upper;
@@ -82,10 +88,15 @@ public final class LayerApplier {
         List<String> parts = clean(e.getName());
         if (parts.isEmpty()) return; // the root itself: its attributes belong to the snapshot, not the layer
         String base = parts.remove(parts.size() - 1);
-        List<String> parent = resolveDir(parts, e.getName());
-        Path parentPath = materialize(parent);
+        String parentKey = String.join("/", parts);
+        Path parentPath = resolvedParents.get(parentKey);
+        if (parentPath == null) {
+            parentPath = materialize(resolveDir(parts, e.getName()));
+            resolvedParents.put(parentKey, parentPath);
+        }
 
         if (base.equals(OPAQUE)) {
+            resolvedParents.clear();
             Syscalls.lsetxattr(parentPath.toString(), OPAQUE_XATTR, "y".getBytes(StandardCharsets.UTF_8));
             return;
         }
@@ -95,6 +106,7 @@ public final class LayerApplier {
                 throw new UnsafeLayerException("whiteout '" + e.getName() + "' names no valid file");
             }
             Path target = parentPath.resolve(hidden);
+            resolvedParents.clear();
             removeAll(target);
             Syscalls.mknod(target.toString(), Syscalls.S_IFCHR, 0, 0);
             return;
@@ -102,11 +114,15 @@ public final class LayerApplier {
 
         Path target = parentPath.resolve(base);
         BasicFileAttributes existing = lstat(target);
-        if (existing != null && !(existing.isDirectory() && e.isDirectory())) removeAll(target);
+        if (existing != null && !(existing.isDirectory() && e.isDirectory())) {
+            if (existing.isDirectory() || existing.isSymbolicLink()) resolvedParents.clear();
+            removeAll(target);
+        }
 
         if (e.isDirectory()) {
             if (existing == null || !existing.isDirectory()) Files.createDirectory(target);
         } else if (e.isSymbolicLink()) {
+            resolvedParents.clear();
             Syscalls.symlink(e.getLinkName(), target.toString());
         } else if (e.isLink()) {
             Path source = resolveHardlinkSource(e);
