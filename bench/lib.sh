@@ -12,6 +12,12 @@ bench_prepare() {
   trap bench_cleanup EXIT
 }
 
+# wait_socket PATH LOG: up to 15 s for a daemon's socket; its log on failure
+wait_socket() {
+  for _ in $(seq 1 150); do [[ -S "$1" ]] && return 0; sleep 0.1; done
+  cat "$2" >&2; return 1
+}
+
 # start_berth NAME: an agent with root/state under $work/NAME
 start_berth() {
   local d="$work/$1"
@@ -19,8 +25,7 @@ start_berth() {
   BERTH_ROOT="$d/root" BERTH_STATE="$d/state" BERTH_SOCKET="$d/agent.sock" BERTH_AGENT_HTTP_PORT=0 \
     "$repo/bin/berth-agent" >"$d/agent.log" 2>&1 &
   echo $! >"$d/agent.pid"
-  for _ in $(seq 1 150); do [[ -S "$d/agent.sock" ]] && break; sleep 0.1; done
-  [[ -S "$d/agent.sock" ]] || { cat "$d/agent.log" >&2; return 1; }
+  wait_socket "$d/agent.sock" "$d/agent.log"
   berth_socket="$d/agent.sock"
 }
 
@@ -47,8 +52,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 TOML
   containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
   echo $! >"$d/containerd.pid"
-  for _ in $(seq 1 100); do [[ -S "$d/containerd.sock" ]] && break; sleep 0.1; done
-  [[ -S "$d/containerd.sock" ]] || { cat "$d/containerd.log" >&2; return 1; }
+  wait_socket "$d/containerd.sock" "$d/containerd.log"
   ctrd_socket="$d/containerd.sock"
 }
 

@@ -121,12 +121,7 @@ final class ContainerCommands {
         public Integer call() throws IOException {
             try (AgentClient c = berth.connect()) {
                 Iterator<LogChunk> it = c.logs.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes).build());
-                while (it.hasNext()) {
-                    LogChunk chunk = it.next();
-                    (chunk.getStream() == LogChunk.Stream.STDERR ? System.err : System.out).write(chunk.getData().toByteArray());
-                }
-                System.out.flush();
-                System.err.flush();
+                while (it.hasNext()) Format.write(it.next());
                 return 0;
             }
         }

@@ -20,6 +20,13 @@ final class Format {
         return String.format(v >= 100 ? "%.0f %s" : "%.1f %s", v, units[u]);
     }
 
+    /** A chunk of a container's output, to the stream it came from, at once. */
+    static void write(dev.berth.api.services.logs.v1.LogChunk chunk) {
+        PrintStream to = chunk.getStream() == dev.berth.api.services.logs.v1.LogChunk.Stream.STDERR ? System.err : System.out;
+        to.write(chunk.getData().toByteArray(), 0, chunk.getData().size());
+        to.flush();
+    }
+
     static String ago(long epochSeconds) {
         long s = Math.max(0, System.currentTimeMillis() / 1000 - epochSeconds);
         if (s < 60) return s + " seconds ago";

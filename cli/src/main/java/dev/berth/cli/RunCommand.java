@@ -15,7 +15,6 @@ import dev.berth.api.services.tasks.v1.WaitResponse;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -104,12 +103,7 @@ final class RunCommand implements Callable<Integer> {
             c.logsAsync.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(true).build(), new StreamObserver<>() {
                 @Override
                 public void onNext(LogChunk chunk) {
-                    try {
-                        (chunk.getStream() == LogChunk.Stream.STDERR ? System.err : System.out).write(chunk.getData().toByteArray());
-                        (chunk.getStream() == LogChunk.Stream.STDERR ? System.err : System.out).flush();
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
+                    Format.write(chunk);
                 }
 
                 @Override
