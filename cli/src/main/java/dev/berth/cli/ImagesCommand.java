@@ -15,7 +15,7 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code berth images pull | ls | rm}. */
 @Command(name = "images", aliases = "image", description = "Manage images on the node.",
-        subcommands = {ImagesCommand.Pull.class, ImagesCommand.Ls.class, ImagesCommand.Rm.class})
+        subcommands = {ImagesCommand.Pull.class, ImagesCommand.Ls.class, ImagesCommand.Rm.class, ImagesCommand.Gc.class})
 final class ImagesCommand {
 
     @ParentCommand
@@ -34,10 +34,12 @@ final class ImagesCommand {
             try (AgentClient c = images.berth.connect()) {
                 long start = System.nanoTime();
                 Iterator<PullProgress> it = c.imageTools.pull(PullRequest.newBuilder().setReference(ref).build());
+                PullProgressView view = new PullProgressView(System.out, System.console() != null);
                 ImageInfo img = null;
                 while (it.hasNext()) {
                     PullProgress p = it.next();
                     if (p.hasImage()) img = p.getImage();
+                    else view.update(p);
                 }
                 if (img == null) throw new CliException("the agent finished the pull of " + ref + " without reporting an image");
                 System.out.printf("%s: pulled %s (%s) in %.2fs%n", img.getName(), img.getDigest(), Format.size(img.getSize()),
@@ -64,7 +66,7 @@ final class ImagesCommand {
         }
     }
 
-    @Command(name = "rm", aliases = "remove", description = "Remove image names; their content and snapshots stay on disk until garbage collection exists (a later issue).")
+    @Command(name = "rm", aliases = "remove", description = "Remove images; content and snapshots nothing else uses are freed.")
     static final class Rm implements Callable<Integer> {
         @ParentCommand
         ImagesCommand images;
@@ -76,9 +78,25 @@ final class ImagesCommand {
         public Integer call() {
             try (AgentClient c = images.berth.connect()) {
                 for (String r : refs) {
-                    Empty ignored = c.images.delete(DeleteImageRequest.newBuilder().setName(r).build());
+                    // sync: content and snapshots no other image or container uses are freed before it returns
+                    Empty ignored = c.images.delete(DeleteImageRequest.newBuilder().setName(r).setSync(true).build());
                     System.out.println(r);
                 }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "gc", aliases = "prune", description = "Remove content and snapshots no image or container uses.")
+    static final class Gc implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = images.berth.connect()) {
+                var r = c.imageTools.garbageCollect(dev.berth.api.services.images.v1.GarbageCollectRequest.getDefaultInstance());
+                System.out.printf("removed %d blobs and %d snapshots, freed %s%n", r.getBlobsRemoved(), r.getSnapshotsRemoved(), Format.size(r.getBytesFreed()));
                 return 0;
             }
         }

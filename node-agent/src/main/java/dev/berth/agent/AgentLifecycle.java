@@ -40,7 +40,8 @@ public class AgentLifecycle {
             throw new IllegalStateException("another node agent is already running on " + root + "; stop it first or set berth.agent.root to another directory");
         }
         Path shim = resolveShim();
-        agent = new NodeAgent(new NodeAgent.Settings(root, Path.of(config.state()), shim, config.runtime()));
+        agent = new NodeAgent(new NodeAgent.Settings(root, Path.of(config.state()), shim, config.runtime(),
+                config.gcInterval(), config.maxConcurrentDownloads()));
         agent.tasks().onEvent(e -> LOG.info("task " + e.type() + ": " + e.namespace() + "/" + e.containerId()
                 + (e.exit() == null ? "" : " exit " + e.exit().exitCode())));
         server = new AgentGrpcServer(agent, Path.of(config.socket()), config.maxConcurrentCalls());

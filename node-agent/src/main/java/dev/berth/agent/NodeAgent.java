@@ -12,6 +12,12 @@ import dev.berth.oci.RegistryClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import dev.berth.agent.gc.GarbageCollector;
+import dev.berth.agent.gc.Leases;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
@@ -21,7 +27,15 @@ import java.nio.file.attribute.PosixFilePermissions;
  */
 public final class NodeAgent implements AutoCloseable {
 
-    public record Settings(Path root, Path state, Path shim, String runtime) {}
+    /**
+     * {@code gcInterval}: how often unreferenced content and snapshots are collected (zero: only on demand);
+     * {@code maxConcurrentDownloads}: layer blobs fetched at once, across all pulls.
+     */
+    public record Settings(Path root, Path state, Path shim, String runtime, Duration gcInterval, int maxConcurrentDownloads) {
+        public Settings(Path root, Path state, Path shim, String runtime) {
+            this(root, state, shim, runtime, Duration.ZERO, 4);
+        }
+    }
 
     private final MetadataStore meta;
     private final ContentStore content;
@@ -29,6 +43,9 @@ public final class NodeAgent implements AutoCloseable {
     private final ImageStore images;
     private final ContainerStore containers;
     private final TaskManager tasks;
+    private final GarbageCollector gc;
+    private ScheduledExecutorService scheduler;
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(NodeAgent.class.getName());
 
     public NodeAgent(Settings s) throws IOException {
         // like containerd: others may traverse (0711) but not list; the store and bundles inside are private
@@ -40,13 +57,33 @@ public final class NodeAgent implements AutoCloseable {
         if (!Files.exists(db)) Files.createFile(db, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         this.meta = new MetadataStore(db);
         KeyedLocks locks = new KeyedLocks();
+        Leases leases = new Leases();
         this.content = new ContentStore(s.root().resolve("content"));
         this.snapshots = new OverlaySnapshotter(s.root().resolve("snapshots"), meta);
-        this.images = new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host());
-        this.containers = new ContainerStore(meta, images, snapshots, locks);
+        this.images = new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(),
+                s.maxConcurrentDownloads(), 64L << 30, leases);
+        this.containers = new ContainerStore(meta, images, snapshots, locks, leases);
+        this.gc = new GarbageCollector(meta, content, snapshots, leases);
         this.tasks = new TaskManager(s.state(), s.shim(), new Runc(s.runtime(), s.state().resolve("runc")), meta, snapshots, locks);
         tasks.recover();
+        if (!s.gcInterval().isZero()) {
+            scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "gc");
+                t.setDaemon(true);
+                return t;
+            });
+            long every = s.gcInterval().toMillis();
+            scheduler.scheduleWithFixedDelay(() -> {
+                try {
+                    gc.collect();
+                } catch (Exception e) {
+                    LOG.warning("scheduled garbage collection failed: " + e.getMessage());
+                }
+            }, every, every, TimeUnit.MILLISECONDS);
+        }
     }
+
+    public GarbageCollector gc() { return gc; }
 
     public MetadataStore metadata() { return meta; }
     public ContentStore content() { return content; }
@@ -57,6 +94,7 @@ public final class NodeAgent implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
+        if (scheduler != null) scheduler.shutdownNow();
         tasks.close();
         meta.close();
     }

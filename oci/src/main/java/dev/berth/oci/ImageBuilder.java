@@ -37,6 +37,7 @@ public final class ImageBuilder {
     private String user;
     private boolean docker;
     private boolean wrapInIndex;
+    private MediaTypes.Compression compression = MediaTypes.Compression.GZIP;
 
     /** One layer: tar entries in order, as the builder's callbacks add them. */
     public static final class LayerSpec {
@@ -194,6 +195,8 @@ public final class ImageBuilder {
     public ImageBuilder user(String v) { this.user = v; return this; }
     /** Use Docker schema 2 media types instead of OCI ones. */
     public ImageBuilder dockerMediaTypes() { this.docker = true; return this; }
+    /** Compress layers with zstd, or not at all (OCI media types only). */
+    public ImageBuilder compression(MediaTypes.Compression c) { this.compression = c; return this; }
     /** Push an index (or manifest list) around the manifest, as multi-platform images are. */
     public ImageBuilder inIndex() { this.wrapInIndex = true; return this; }
 
@@ -205,12 +208,13 @@ public final class ImageBuilder {
         List<Descriptor> layerDescs = new ArrayList<>();
         List<Digest> diffIds = new ArrayList<>();
         for (LayerSpec spec : layers) {
-            Path tmp = Files.createTempFile(workDir, "layer", ".tar.gz");
+            if (docker && compression != MediaTypes.Compression.GZIP) throw new IllegalStateException("Docker media types mean gzip layers");
+            Path tmp = Files.createTempFile(workDir, "layer", ".tar");
             MessageDigest compressed = sha256();
             MessageDigest uncompressed = sha256();
             try (OutputStream file = Files.newOutputStream(tmp);
                  DigestOutputStream dc = new DigestOutputStream(file, compressed);
-                 GZIPOutputStream gz = new GZIPOutputStream(dc, 1 << 16);
+                 OutputStream gz = compressor(dc);
                  DigestOutputStream du = new DigestOutputStream(gz, uncompressed);
                  TarArchiveOutputStream tar = new TarArchiveOutputStream(du)) {
                 tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
@@ -220,7 +224,12 @@ public final class ImageBuilder {
             Digest d = digestOf(compressed);
             diffIds.add(digestOf(uncompressed));
             client.pushBlob(ref, d, tmp);
-            layerDescs.add(new Descriptor(docker ? MediaTypes.DOCKER_LAYER_GZIP : MediaTypes.OCI_LAYER_GZIP, d, Files.size(tmp)));
+            String mediaType = docker ? MediaTypes.DOCKER_LAYER_GZIP : switch (compression) {
+                case GZIP -> MediaTypes.OCI_LAYER_GZIP;
+                case ZSTD -> MediaTypes.OCI_LAYER_ZSTD;
+                case NONE -> MediaTypes.OCI_LAYER;
+            };
+            layerDescs.add(new Descriptor(mediaType, d, Files.size(tmp)));
             Files.delete(tmp);
         }
         Platform host = Platform.host();
@@ -261,6 +270,19 @@ public final class ImageBuilder {
         byte[] indexBytes = Json.write(index);
         Digest top = client.pushManifest(ref, tag, indexBytes, indexType);
         return new Pushed(top, manifestDigest, layerDescs.stream().map(Descriptor::digest).toList());
+    }
+
+    private OutputStream compressor(OutputStream out) throws IOException {
+        return switch (compression) {
+            case GZIP -> new GZIPOutputStream(out, 1 << 16);
+            case ZSTD -> new com.github.luben.zstd.ZstdOutputStream(out);
+            case NONE -> new java.io.FilterOutputStream(out) {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                }
+            };
+        };
     }
 
     private static Digest pushBytes(RegistryClient client, Reference ref, byte[] bytes, Path workDir) throws IOException {

@@ -20,4 +20,12 @@ public interface AgentConfig {
 
     @WithDefault("64")
     int maxConcurrentCalls();
+
+    /** How often unreferenced content and snapshots are collected; 0 turns the schedule off. */
+    @WithDefault("10m")
+    java.time.Duration gcInterval();
+
+    /** Layer blobs fetched at once, across all pulls. */
+    @WithDefault("4")
+    int maxConcurrentDownloads();
 }

@@ -1,6 +1,7 @@
 package dev.berth.agent.container;
 
 import dev.berth.agent.KeyedLocks;
+import dev.berth.agent.gc.Leases;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.ContainerRecord;
@@ -26,8 +27,10 @@ public final class ContainerStore {
     private final ImageStore images;
     private final OverlaySnapshotter snapshots;
     private final KeyedLocks locks;
+    private final Leases leases;
 
-    public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots, KeyedLocks locks) throws IOException {
+    public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots, KeyedLocks locks, Leases leases) throws IOException {
+        this.leases = leases;
         this.meta = meta;
         this.images = images;
         this.snapshots = snapshots;
@@ -66,7 +69,8 @@ public final class ContainerStore {
         ContainerRecord c = new ContainerRecord(ns, id, image.name(), runtime == null || runtime.isEmpty() ? "io.containerd.runc.v2" : runtime,
                 snapshotKey, spec, labelsJson == null ? "{}" : labelsJson, now, now);
         ReentrantLock lock = locks.lock(ns, id);
-        try {
+        // the lease keeps garbage collection off the image's chain until the container's snapshot references it
+        try (AutoCloseable lease = leases.acquire()) {
             // the row claims the name first; the snapshot follows, and a failure takes the row back
             if (!meta.addContainer(c)) {
                 throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
@@ -78,6 +82,10 @@ public final class ContainerStore {
                 throw e;
             }
             return c;
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         } finally {
             lock.unlock();
         }

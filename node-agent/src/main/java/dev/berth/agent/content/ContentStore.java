@@ -129,6 +129,11 @@ public final class ContentStore {
             return written;
         }
 
+        /** The file being written: readers may follow it while it grows (it keeps its inode when committed). */
+        public Path tempPath() {
+            return tmp;
+        }
+
         /** Verifies size and digest, makes the bytes durable, and moves the blob into place. */
         public void commit() throws IOException {
             if (written != expected.size()) {

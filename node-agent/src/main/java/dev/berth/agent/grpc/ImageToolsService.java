@@ -1,6 +1,10 @@
 package dev.berth.agent.grpc;
 
 import dev.berth.agent.NodeAgent;
+import dev.berth.agent.gc.GarbageCollector;
+import dev.berth.agent.image.PullListener;
+import dev.berth.api.services.images.v1.GarbageCollectRequest;
+import dev.berth.api.services.images.v1.GarbageCollectResponse;
 import dev.berth.agent.metadata.MetadataStore.ImageRecord;
 import dev.berth.api.services.images.v1.ImageInfo;
 import dev.berth.api.services.images.v1.ImageToolsGrpc;
@@ -32,9 +36,41 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
             out.onError(Calls.status(new IllegalArgumentException("choosing a platform other than the node's is not supported yet")));
             return;
         }
+        // progress comes from download and unpack threads: one at a time onto the stream, downloads at most
+        // every 100 ms per layer
+        java.util.Map<String, Long> lastSent = new java.util.concurrent.ConcurrentHashMap<>();
+        PullListener listener = (layer, phase, current, total) -> {
+            String key = layer.digest().toString();
+            long now = System.nanoTime();
+            if (phase == PullListener.Phase.DOWNLOADING && current < total) {
+                Long last = lastSent.get(key);
+                if (last != null && now - last < 100_000_000L) return;
+            }
+            lastSent.put(key, now);
+            synchronized (out) {
+                out.onNext(PullProgress.newBuilder().setStatus(phase.name().toLowerCase()).setLayerDigest(key)
+                        .setCurrent(current).setTotal(total).build());
+            }
+        };
+        try {
+            ImageRecord r = agent.images().pull(ns, Calls.require(req.getReference(), "image reference"), listener);
+            synchronized (out) {
+                out.onNext(PullProgress.newBuilder().setStatus("pulled").setImage(info(r)).build());
+                out.onCompleted();
+            }
+        } catch (Exception e) {
+            synchronized (out) {
+                out.onError(Calls.status(e));
+            }
+        }
+    }
+
+    @Override
+    public void garbageCollect(GarbageCollectRequest req, StreamObserver<GarbageCollectResponse> out) {
         Calls.unary(out, () -> {
-            ImageRecord r = agent.images().pull(ns, Calls.require(req.getReference(), "image reference"));
-            return PullProgress.newBuilder().setStatus("pulled").setImage(info(r)).build();
+            GarbageCollector.Result r = agent.gc().collect();
+            return GarbageCollectResponse.newBuilder().setBlobsRemoved(r.blobsRemoved())
+                    .setSnapshotsRemoved(r.snapshotsRemoved()).setBytesFreed(r.bytesFreed()).build();
         });
     }
 

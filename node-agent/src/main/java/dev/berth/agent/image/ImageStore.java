@@ -1,6 +1,7 @@
 package dev.berth.agent.image;
 
 import dev.berth.agent.content.ContentStore;
+import dev.berth.agent.gc.Leases;
 import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.ImageRecord;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
@@ -17,15 +18,12 @@ import dev.berth.oci.RegistryClient;
 import dev.berth.oci.RegistryClient.ResolvedImage;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.zip.GZIPInputStream;
 
 /**
@@ -42,17 +40,62 @@ public final class ImageStore {
     private final MetadataStore meta;
     private final Platform platform;
     private final ConcurrentHashMap<String, Object> chainLocks = new ConcurrentHashMap<>();
+    /** Blobs being fetched now, so that pulls sharing a layer share its download. */
+    private final ConcurrentHashMap<Digest, Download> inFlight = new ConcurrentHashMap<>();
+    private final ExecutorService downloads;
+    private final ExecutorService inflaters = Executors.newCachedThreadPool(daemon("layer-inflate"));
+    private final long maxLayerBytes;
+    private final Leases leases;
 
+    /** Defaults: 4 downloads at once, layers of at most 64 GiB unpacked. */
     public ImageStore(RegistryClient registry, ContentStore content, OverlaySnapshotter snapshots, MetadataStore meta, Platform platform) {
+        this(registry, content, snapshots, meta, platform, 4, 64L << 30, new Leases());
+    }
+
+    public ImageStore(RegistryClient registry, ContentStore content, OverlaySnapshotter snapshots, MetadataStore meta, Platform platform,
+                      int maxConcurrentDownloads, long maxLayerBytes, Leases leases) {
+        this.leases = leases;
         this.registry = registry;
         this.content = content;
         this.snapshots = snapshots;
         this.meta = meta;
         this.platform = platform;
+        this.downloads = Executors.newFixedThreadPool(maxConcurrentDownloads, daemon("layer-download"));
+        this.maxLayerBytes = maxLayerBytes;
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     /** Pulls and unpacks {@code name}; on any failure nothing half-written remains visible. */
     public ImageRecord pull(String namespace, String name) throws IOException {
+        return pull(namespace, name, PullListener.NONE);
+    }
+
+    /**
+     * Pulls and unpacks {@code name}: every missing layer is fetched at once (bounded), and each is unpacked as
+     * its bytes arrive, in order; a layer's snapshot is committed only once its blob digest and diff id check out.
+     */
+    public ImageRecord pull(String namespace, String name, PullListener listener) throws IOException {
+        // the lease keeps garbage collection from taking blobs and snapshots this pull has made but not yet named
+        AutoCloseable lease = leases.acquire();
+        try {
+            return pullLeased(namespace, name, listener);
+        } finally {
+            try {
+                lease.close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    private ImageRecord pullLeased(String namespace, String name, PullListener listener) throws IOException {
         Reference ref;
         try {
             ref = Reference.parse(name);
@@ -68,12 +111,26 @@ public final class ImageStore {
         if (diffIds.size() != layers.size()) {
             throw new OciException("image " + ref + " is inconsistent: " + layers.size() + " layers but " + diffIds.size() + " diff ids in its config");
         }
+        List<String> chainIds = new java.util.ArrayList<>();
         String parent = null;
-        long unpacked = 0;
+        for (Digest diffId : diffIds) chainIds.add(parent = chainId(parent, diffId));
+        // start every download the image still needs; the unpack below follows them in layer order
+        List<Download> sources = new java.util.ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
-            String chainId = chainId(parent, diffIds.get(i));
-            unpacked += unpackLayer(ref, layers.get(i), diffIds.get(i), parent, chainId);
-            parent = chainId;
+            Descriptor layer = layers.get(i);
+            checkedMediaType(ref, layer);
+            if (snapshots.exists(chainIds.get(i)) || content.has(layer.digest())) {
+                sources.add(null);
+            } else {
+                listener.layer(layer, PullListener.Phase.WAITING, 0, layer.size());
+                sources.add(download(ref, layer, listener));
+            }
+        }
+        long unpacked = 0;
+        parent = null;
+        for (int i = 0; i < layers.size(); i++) {
+            unpacked += unpackLayer(ref, layers.get(i), diffIds.get(i), parent, chainIds.get(i), sources.get(i), listener);
+            parent = chainIds.get(i);
         }
         if (parent == null) throw new OciException("image " + ref + " has no layers");
         // Manifests last: the image is only recorded once everything it needs is in place.
@@ -131,42 +188,79 @@ public final class ImageStore {
         return content.read(d.digest());
     }
 
-    /** Unpacks one layer into the snapshot of its chain unless that exists; returns the bytes unpacked. */
-    private long unpackLayer(Reference ref, Descriptor layer, Digest diffId, String parent, String chainId) throws IOException {
-        MediaTypes.Compression compression;
+    private static String checkedMediaType(Reference ref, Descriptor layer) {
         try {
-            compression = MediaTypes.layerCompression(layer.mediaType());
+            MediaTypes.layerCompression(layer.mediaType());
+            return layer.mediaType();
         } catch (IllegalArgumentException e) {
             throw new OciException(e.getMessage() + " in " + ref);
         }
-        if (snapshots.exists(chainId)) return 0;
-        // the download runs outside the chain's lock: a slow registry never holds up pulls that share the chain
-        long t0 = System.nanoTime();
-        if (!content.has(layer.digest())) {
-            try (InputStream in = registry.openBlob(ref, layer.digest(), 0)) {
-                content.ingest(layer, in);
-            }
+    }
+
+    /** The download of a blob, shared with any pull already fetching it. */
+    private Download download(Reference ref, Descriptor layer, PullListener listener) throws IOException {
+        try {
+            return inFlight.computeIfAbsent(layer.digest(), d -> {
+                try {
+                    Download dl = new Download(registry, content, ref, layer,
+                            done -> listener.layer(layer, PullListener.Phase.DOWNLOADING, done, layer.size()));
+                    downloads.execute(() -> {
+                        try {
+                            dl.run();
+                        } finally {
+                            inFlight.remove(d, dl);
+                        }
+                    });
+                    return dl;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
         }
-        long t1 = System.nanoTime();
+    }
+
+    /** Unpacks one layer into the snapshot of its chain unless that exists; returns the bytes unpacked. */
+    private long unpackLayer(Reference ref, Descriptor layer, Digest diffId, String parent, String chainId,
+                             Download source, PullListener listener) throws IOException {
+        MediaTypes.Compression compression = MediaTypes.layerCompression(layer.mediaType());
+        if (snapshots.exists(chainId)) {
+            listener.layer(layer, PullListener.Phase.EXISTS, layer.size(), layer.size());
+            return 0;
+        }
+        long t0 = System.nanoTime();
         Object lock = chainLocks.computeIfAbsent(chainId, k -> new Object());
         synchronized (lock) {
-            if (snapshots.exists(chainId)) return 0;
+            if (snapshots.exists(chainId)) {
+                listener.layer(layer, PullListener.Phase.EXISTS, layer.size(), layer.size());
+                return 0;
+            }
+            listener.layer(layer, PullListener.Phase.UNPACKING, 0, layer.size());
             OverlaySnapshotter.Extraction x = snapshots.startExtraction(parent);
-            try (InputStream blob = content.open(layer.digest());
-                 InputStream plain = decompress(blob, compression)) {
-                MessageDigest md = sha256();
-                CountingDigestStream counted = new CountingDigestStream(plain, md);
-                LayerApplier.apply(counted, x.upper(), x.lowersTopFirst());
-                Digest actual = new Digest("sha256", HexFormat.of().formatHex(md.digest()));
-                if (!actual.equals(diffId)) {
-                    throw new OciException("layer " + layer.digest() + " of " + ref + " unpacks to diff id " + actual + ", but the image config says " + diffId + ": corrupt image refused");
+            try (InputStream blob = source != null ? source.follow() : content.open(layer.digest());
+                 Pump pump = new Pump(decompress(new java.io.BufferedInputStream(blob, 1 << 16), compression), maxLayerBytes)) {
+                inflaters.execute(pump);
+                LayerApplier.apply(pump, x.upper(), x.lowersTopFirst());
+                if (source != null) source.awaitVerified();
+                if (!pump.diffId().equals(diffId)) {
+                    throw new OciException("layer " + layer.digest() + " of " + ref + " unpacks to diff id " + pump.diffId() + ", but the image config says " + diffId + ": corrupt image refused");
                 }
                 snapshots.commitExtraction(x, chainId);
-                LOG.info(String.format("layer %s: fetched %d bytes in %.2fs, unpacked %d bytes in %.2fs",
-                        layer.digest().shortHex(), layer.size(), (t1 - t0) / 1e9, counted.count, (System.nanoTime() - t1) / 1e9));
-                return counted.count;
+                listener.layer(layer, PullListener.Phase.DONE, layer.size(), layer.size());
+                LOG.info(String.format("layer %s: %d bytes, unpacked %d bytes in %.2fs%s", layer.digest().shortHex(), layer.size(),
+                        pump.count(), (System.nanoTime() - t0) / 1e9, source != null ? " while downloading" : ""));
+                return pump.count();
             } catch (IOException | RuntimeException e) {
                 snapshots.remove(x.key());
+                // what the download found (a digest mismatch) explains more than the half-read tar it caused
+                if (source != null) {
+                    try {
+                        source.awaitVerified();
+                    } catch (IOException | RuntimeException downloadFailure) {
+                        throw downloadFailure;
+                    }
+                }
                 throw e;
             }
         }
@@ -176,38 +270,7 @@ public final class ImageStore {
         return switch (c) {
             case NONE -> in;
             case GZIP -> new GZIPInputStream(in, 1 << 16);
-            case ZSTD -> throw new OciException("zstd layers are not supported yet");
+            case ZSTD -> new com.github.luben.zstd.ZstdInputStream(in);
         };
     }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new UncheckedIOException(new IOException(e));
-        }
-    }
-
-    private static final class CountingDigestStream extends DigestInputStream {
-        long count;
-
-        CountingDigestStream(InputStream in, MessageDigest md) {
-            super(in, md);
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = super.read();
-            if (b >= 0) count++;
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = super.read(b, off, len);
-            if (n > 0) count += n;
-            return n;
-        }
-    }
-
 }

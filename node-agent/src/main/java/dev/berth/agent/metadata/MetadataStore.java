@@ -86,6 +86,10 @@ public final class MetadataStore implements AutoCloseable {
         return query("SELECT * FROM images WHERE namespace=? ORDER BY name", MetadataStore::image, ns);
     }
 
+    public synchronized List<ImageRecord> allImages() {
+        return query("SELECT * FROM images", MetadataStore::image);
+    }
+
     public synchronized boolean deleteImage(String ns, String name) {
         return update("DELETE FROM images WHERE namespace=? AND name=?", ns, name) > 0;
     }

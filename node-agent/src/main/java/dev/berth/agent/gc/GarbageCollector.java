@@ -1,0 +1,100 @@
+package dev.berth.agent.gc;
+
+import dev.berth.agent.content.ContentStore;
+import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.agent.metadata.MetadataStore.ImageRecord;
+import dev.berth.agent.metadata.MetadataStore.SnapshotRecord;
+import dev.berth.agent.snapshot.OverlaySnapshotter;
+import dev.berth.oci.Descriptor;
+import dev.berth.oci.Digest;
+import dev.berth.oci.Index;
+import dev.berth.oci.Json;
+import dev.berth.oci.Manifest;
+import dev.berth.oci.MediaTypes;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.logging.Logger;
+
+/**
+ * Mark and sweep over the node's images: content and snapshots that no image (in any namespace) and no container
+ * references are removed. Runs alone (see {@link Leases}), so a pull or create in progress never loses its parts.
+ */
+public final class GarbageCollector {
+
+    private static final Logger LOG = Logger.getLogger(GarbageCollector.class.getName());
+
+    private final MetadataStore meta;
+    private final ContentStore content;
+    private final OverlaySnapshotter snapshots;
+    private final Leases leases;
+
+    public GarbageCollector(MetadataStore meta, ContentStore content, OverlaySnapshotter snapshots, Leases leases) {
+        this.meta = meta;
+        this.content = content;
+        this.snapshots = snapshots;
+        this.leases = leases;
+    }
+
+    public record Result(int blobsRemoved, int snapshotsRemoved, long bytesFreed) {}
+
+    public Result collect() throws Exception {
+        try (AutoCloseable ignored = leases.exclusive()) {
+            Set<Digest> liveBlobs = new HashSet<>();
+            Set<String> liveSnapshots = new HashSet<>();
+            for (ImageRecord img : meta.allImages()) {
+                markBlob(Digest.parse(img.digest()), img.mediaType(), liveBlobs);
+                liveSnapshots.add(img.chainId());
+            }
+            for (SnapshotRecord s : snapshots.list()) {
+                // containers' writable snapshots, and extractions under way, hold their parents
+                if (s.kind().equals(OverlaySnapshotter.ACTIVE)) {
+                    liveSnapshots.add(s.key());
+                    if (s.parent() != null) liveSnapshots.add(s.parent());
+                }
+            }
+            // a live chain keeps every layer below it
+            List<String> todo = new ArrayList<>(liveSnapshots);
+            while (!todo.isEmpty()) {
+                String k = todo.remove(todo.size() - 1);
+                meta.snapshot(k).map(SnapshotRecord::parent).filter(liveSnapshots::add).ifPresent(todo::add);
+            }
+            int snaps = 0;
+            long freed = 0;
+            List<SnapshotRecord> all = new ArrayList<>(snapshots.list());
+            // children first: a snapshot's id is always larger than its parent's
+            all.sort((a, b) -> Long.compare(b.id(), a.id()));
+            for (SnapshotRecord s : all) {
+                if (liveSnapshots.contains(s.key())) continue;
+                snapshots.remove(s.key());
+                snaps++;
+            }
+            int blobs = 0;
+            for (Digest d : content.list()) {
+                if (liveBlobs.contains(d)) continue;
+                long size = content.size(d);
+                if (content.delete(d)) {
+                    blobs++;
+                    freed += size;
+                }
+            }
+            if (blobs > 0 || snaps > 0) LOG.info("garbage collection removed " + blobs + " blobs (" + freed + " bytes) and " + snaps + " snapshots");
+            return new Result(blobs, snaps, freed);
+        }
+    }
+
+    /** Marks a manifest or index and everything it references, as far as the content store has it. */
+    private void markBlob(Digest d, String mediaType, Set<Digest> live) throws IOException {
+        if (!live.add(d) || !content.has(d)) return;
+        if (MediaTypes.isIndex(mediaType)) {
+            Index index = Json.read(content.read(d), Index.class, "index " + d);
+            if (index.manifests() != null) for (Descriptor m : index.manifests()) markBlob(m.digest(), m.mediaType(), live);
+        } else if (MediaTypes.isManifest(mediaType)) {
+            Manifest m = Json.read(content.read(d), Manifest.class, "manifest " + d);
+            if (m.config() != null) live.add(m.config().digest());
+            if (m.layers() != null) for (Descriptor l : m.layers()) live.add(l.digest());
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.berth.agent.image;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.berth.agent.content.ContentStore;
+import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.agent.snapshot.OverlaySnapshotter;
+import dev.berth.oci.Descriptor;
+import dev.berth.oci.ImageBuilder;
+import dev.berth.oci.MediaTypes;
+import dev.berth.oci.OciException;
+import dev.berth.oci.Platform;
+import dev.berth.oci.Reference;
+import dev.berth.oci.RegistryClient;
+import dev.berth.oci.seed.LocalRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The pull pipeline against a real registry: compressions, shared downloads, limits, progress. */
+class ImagePipelineTest {
+
+    static LocalRegistry registry;
+    static Path work;
+    Path base;
+    MetadataStore meta;
+    ContentStore content;
+    OverlaySnapshotter snapshots;
+
+    @BeforeAll
+    static void startRegistry() throws Exception {
+        registry = LocalRegistry.start();
+        work = Files.createTempDirectory("berth-pipeline");
+    }
+
+    @AfterAll
+    static void stopRegistry() throws Exception {
+        registry.close();
+        new ProcessBuilder("rm", "-rf", work.toString()).start().waitFor();
+    }
+
+    @BeforeEach
+    void freshStore() throws Exception {
+        base = Files.createTempDirectory(Path.of("/tmp"), "bp");
+        meta = new MetadataStore(base.resolve("metadata.db"));
+        content = new ContentStore(base.resolve("content"));
+        snapshots = new OverlaySnapshotter(base.resolve("snapshots"), meta);
+    }
+
+    @AfterEach
+    void dropStore() throws Exception {
+        meta.close();
+        new ProcessBuilder("rm", "-rf", "--one-file-system", base.toString()).start().waitFor();
+    }
+
+    ImageStore store(long maxLayerBytes) {
+        return new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(), 4, maxLayerBytes, new dev.berth.agent.gc.Leases());
+    }
+
+    String push(String repo, ImageBuilder b) throws Exception {
+        String ref = registry.address() + "/" + repo + ":latest";
+        b.push(new RegistryClient(), Reference.parse(ref), work);
+        return ref;
+    }
+
+    static ImageBuilder threeLayers(String salt) {
+        return new ImageBuilder()
+                .layer(l -> l.dir("a", 0755).file("a/one", 0644, "one " + salt + "x".repeat(100_000)))
+                .layer(l -> l.dir("b", 0755).file("b/two", 0644, "two " + salt + "y".repeat(200_000)))
+                .layer(l -> l.whiteout("a/one").file("c", 0600, "three " + salt));
+    }
+
+    @Test
+    void zstdAndUncompressedLayersArePulledAndVerified() throws Exception {
+        int images = 0;
+        for (MediaTypes.Compression c : List.of(MediaTypes.Compression.ZSTD, MediaTypes.Compression.NONE)) {
+            images++;
+            String ref = push("test/" + c.name().toLowerCase(), threeLayers(c.name()).compression(c));
+            var img = store(1L << 30).pull("default", ref);
+            assertEquals(300_000 + 3 * 1024, img.unpackedSize(), 20_000, c + ": unpacked size of the three layers");
+            Path top = snapshots.lowers(img.chainId()).get(0);
+            assertEquals("three " + c.name(), Files.readString(top.resolve("c")), c + ": top layer's file");
+            assertEquals(3L * images, snapshots.list().stream().filter(s -> s.kind().equals(OverlaySnapshotter.COMMITTED)).count(), c + ": one snapshot per layer");
+        }
+    }
+
+    @Test
+    void concurrentPullsOfOneImageDoTheWorkOnce() throws Exception {
+        String ref = push("test/shared", threeLayers("shared"));
+        ImageStore images = store(1L << 30);
+        List<String> phases = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<MetadataStore.ImageRecord>> pulls = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                String ns = "ns" + i;
+                pulls.add(pool.submit(() -> images.pull(ns, ref, (Descriptor l, PullListener.Phase p, long cur, long tot) -> {
+                    if (p == PullListener.Phase.UNPACKING) phases.add(l.digest().toString());
+                })));
+            }
+            String chain = null;
+            for (Future<MetadataStore.ImageRecord> f : pulls) {
+                var img = f.get();
+                if (chain == null) chain = img.chainId();
+                assertEquals(chain, img.chainId(), "every namespace sees the same chain");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(3, snapshots.list().size(), "one snapshot per layer however many pulls ran at once");
+        assertEquals(3, phases.size(), "each layer unpacked once: " + phases);
+        assertEquals(3 + 1 + 1, content.list().size(), "three layers, config, manifest in the content store once each");
+    }
+
+    @Test
+    void aLayerThatUnpacksPastTheLimitIsRefusedAsABomb() throws Exception {
+        // 8 MB of zeros compress to a few KB: the classic decompression bomb, at small scale
+        String ref = push("test/bomb", new ImageBuilder().layer(l -> l.file("zeros", 0644, new byte[8 << 20])));
+        OciException e = assertThrows(OciException.class, () -> store(1L << 20).pull("default", ref));
+        assertTrue(e.getMessage().contains("decompression bomb"), e.getMessage());
+        assertTrue(snapshots.list().isEmpty(), "no snapshot left behind");
+        assertTrue(meta.images("default").isEmpty(), "no image recorded");
+    }
+
+    @Test
+    void progressReportsEveryPhaseOfEveryLayer() throws Exception {
+        String ref = push("test/progress", threeLayers("progress"));
+        List<PullListener.Phase> seen = Collections.synchronizedList(new ArrayList<>());
+        long[] downloaded = new long[1];
+        store(1L << 30).pull("default", ref, (l, phase, cur, tot) -> {
+            seen.add(phase);
+            if (phase == PullListener.Phase.DOWNLOADING) synchronized (downloaded) { downloaded[0] = Math.max(downloaded[0], cur); }
+        });
+        assertEquals(3, seen.stream().filter(p -> p == PullListener.Phase.DONE).count(), "three layers done: " + seen);
+        assertTrue(seen.contains(PullListener.Phase.DOWNLOADING), "download progress reported: " + seen);
+        assertTrue(downloaded[0] > 0, "bytes reported");
+        List<PullListener.Phase> again = Collections.synchronizedList(new ArrayList<>());
+        store(1L << 30).pull("default", ref, (l, phase, cur, tot) -> again.add(phase));
+        assertEquals(List.of(PullListener.Phase.EXISTS, PullListener.Phase.EXISTS, PullListener.Phase.EXISTS), again, "a re-pull finds every layer present");
+        assertFalse(again.contains(PullListener.Phase.DOWNLOADING));
+    }
+}
