@@ -235,4 +235,31 @@ class PullAndRunTest {
         fx.remove("default", "orphan");
         fx.remove("default", "orphan2");
     }
+
+    @Test
+    void garbageCollectionFreesOnlyWhatNothingUses() throws Exception {
+        Path work = Files.createTempDirectory("berth-gc");
+        String ref = registry.address() + "/test/gc-victim:latest";
+        new ImageBuilder().busyboxBase(TestImages.BUSYBOX, ImageBuilder.busyboxApplets(TestImages.BUSYBOX))
+                .layer(l -> l.file("victim", 0644, "only this image has me " + System.nanoTime()))
+                .push(new RegistryClient(), Reference.parse(ref), work);
+        ImageRecord victim = fx.agent.images().pull("default", ref);
+        ImageRecord base = fx.agent.images().get("default", busybox).orElseThrow();
+        var manifest = fx.agent.content().read(Digest.parse(victim.manifestDigest()));
+        fx.agent.containers().create("default", "gc-user", ref, null, AgentFixture.args("true"), null, null);
+
+        fx.agent.images().delete("default", ref);
+        var first = fx.agent.gc().collect();
+        assertTrue(fx.agent.snapshots().exists(victim.chainId()), "a container's image chain stays while the container exists");
+        assertFalse(fx.agent.content().has(Digest.parse(victim.manifestDigest())), "the deleted image's manifest is removed");
+        assertTrue(first.bytesFreed() > 0 && first.snapshotsRemoved() == 0, "first collection: " + first);
+
+        fx.agent.containers().delete("default", "gc-user");
+        var result = fx.agent.gc().collect();
+        assertFalse(fx.agent.snapshots().exists(victim.chainId()), "the unreferenced chain is removed");
+        assertTrue(fx.agent.snapshots().exists(base.chainId()), "the base chain, shared with a live image, stays");
+        assertTrue(fx.agent.content().has(Digest.parse(base.manifestDigest())), "a live image's manifest stays");
+        assertEquals(1, result.snapshotsRemoved(), "second collection: " + result);
+        assertTrue(manifest.length > 0);
+    }
 }
