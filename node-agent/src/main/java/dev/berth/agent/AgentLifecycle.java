@@ -2,6 +2,8 @@ package dev.berth.agent;
 
 import dev.berth.agent.config.AgentConfig;
 import dev.berth.agent.grpc.AgentGrpcServer;
+import dev.berth.oci.auth.RegistryCredentials;
+import dev.berth.oci.auth.RegistryHosts;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -41,7 +43,9 @@ public class AgentLifecycle {
         }
         Path shim = resolveShim();
         agent = new NodeAgent(new NodeAgent.Settings(root, Path.of(config.state()), shim, config.runtime(),
-                config.gcInterval(), config.maxConcurrentDownloads()));
+                config.gcInterval(), config.maxConcurrentDownloads(),
+                config.registryHostsFile().map(f -> RegistryHosts.load(Path.of(f))).orElse(RegistryHosts.none()),
+                config.registryCredentialsFile().map(f -> RegistryCredentials.load(Path.of(f))).orElse(RegistryCredentials.none())));
         agent.tasks().onEvent(e -> LOG.info("task " + e.type() + ": " + e.namespace() + "/" + e.containerId()
                 + (e.exit() == null ? "" : " exit " + e.exit().exitCode())));
         server = new AgentGrpcServer(agent, Path.of(config.socket()), config.maxConcurrentCalls());

@@ -9,6 +9,8 @@ import dev.berth.agent.runtime.TaskManager;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
 import dev.berth.oci.Platform;
 import dev.berth.oci.RegistryClient;
+import dev.berth.oci.auth.RegistryCredentials;
+import dev.berth.oci.auth.RegistryHosts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,9 +33,10 @@ public final class NodeAgent implements AutoCloseable {
      * {@code gcInterval}: how often unreferenced content and snapshots are collected (zero: only on demand);
      * {@code maxConcurrentDownloads}: layer blobs fetched at once, across all pulls.
      */
-    public record Settings(Path root, Path state, Path shim, String runtime, Duration gcInterval, int maxConcurrentDownloads) {
+    public record Settings(Path root, Path state, Path shim, String runtime, Duration gcInterval, int maxConcurrentDownloads,
+                           RegistryHosts registryHosts, RegistryCredentials registryCredentials) {
         public Settings(Path root, Path state, Path shim, String runtime) {
-            this(root, state, shim, runtime, Duration.ZERO, 4);
+            this(root, state, shim, runtime, Duration.ZERO, 4, RegistryHosts.none(), RegistryCredentials.none());
         }
     }
 
@@ -60,7 +63,7 @@ public final class NodeAgent implements AutoCloseable {
         Leases leases = new Leases();
         this.content = new ContentStore(s.root().resolve("content"));
         this.snapshots = new OverlaySnapshotter(s.root().resolve("snapshots"), meta);
-        this.images = new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(),
+        this.images = new ImageStore(new RegistryClient(s.registryHosts(), s.registryCredentials()), content, snapshots, meta, Platform.host(),
                 s.maxConcurrentDownloads(), 64L << 30, leases);
         this.containers = new ContainerStore(meta, images, snapshots, locks, leases);
         this.gc = new GarbageCollector(meta, content, snapshots, leases);

@@ -347,6 +347,32 @@ class HostileRegistryTest {
     }
 
     @Test
+    void tokenResponseThatIsNotJsonIsRefusedWithoutQuotingIt() {
+        String realm = "http://127.0.0.1:" + server.getAddress().getPort() + "/token";
+        routes.put("/token", ex -> send(ex, 200, "text/html", "<html>session=SECRET-COOKIE-42</html>"));
+        routes.put(manifestPath("v1"), ex -> {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"" + realm + "\",service=\"hostile.test\"");
+            send(ex, 401, "application/json", "{}");
+        });
+        OciException e = refused(ref, "a token service answering HTML");
+        assertMessage(e, "non-JSON token response", "token service answered with something that is not JSON");
+        assertTrue(!e.getMessage().contains("SECRET-COOKIE-42"), "the body is not quoted: " + e.getMessage());
+    }
+
+    @Test
+    void tokenStillRefusedAfterAFreshOneSaysAuthenticationIsRequired() {
+        String realm = "http://127.0.0.1:" + server.getAddress().getPort() + "/token";
+        routes.put("/token", ex -> send(ex, 200, "application/json", "{\"token\":\"useless\"}"));
+        routes.put(manifestPath("v1"), ex -> {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"" + realm + "\"");
+            send(ex, 401, "application/json", "{}");
+        });
+        OciException e = refused(ref, "a registry that refuses its own anonymous token");
+        assertMessage(e, "token not accepted", "requires authentication for hostile/app");
+        assertEquals(1, requests.stream().filter(r -> r.startsWith("GET /token")).count(), "one token, one retry, no loop: " + requests);
+    }
+
+    @Test
     void serverErrorIsReportedWithStatus() {
         routes.put(manifestPath("v1"), ex -> send(ex, 503, "text/plain", "down for maintenance"));
         OciException e = refused(ref, "HTTP 503");

@@ -25,6 +25,12 @@ public interface AgentConfig {
     @WithDefault("10m")
     java.time.Duration gcInterval();
 
+    /** Registry credentials in Docker's config.json format; read at start, never logged. */
+    Optional<String> registryCredentialsFile();
+
+    /** Registry mirrors and plain-HTTP registries (JSON, see RegistryHosts). */
+    Optional<String> registryHostsFile();
+
     /** Layer blobs fetched at once, across all pulls. */
     @WithDefault("4")
     int maxConcurrentDownloads();
