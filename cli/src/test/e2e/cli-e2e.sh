@@ -62,5 +62,23 @@ out=$(berth -n other images ls | wc -l); check "namespaces isolate images" "1" "
 out=$(berth run --rm -e GREETING=hi -w /tmp -u nobody "$image" sh -c 'echo $GREETING $(pwd) $(id -u)'); check "env, workdir, user" "hi /tmp 65534" "$out"
 out=$(stat -c %a "$work/agent.sock"); check "socket mode" "600" "$out"
 
+# image management
+out=$(berth images inspect "$image"); contains "inspect shows the config" '"Cmd"' "$out"; contains "inspect shows layers" '"layers"' "$out"
+out=$(berth images tag "$image" "$registry/test/renamed:v1"); check "tag prints the new name" "$registry/test/renamed:v1" "$out"
+out=$(berth images ls); contains "the tag is listed" "$registry/test/renamed:v1" "$out"
+out=$(berth images pull --platform linux/arm64 "$image" 2>&1); contains "a missing platform says which exist" "has no manifest for platform linux/arm64" "$out"
+out=$(berth snapshots ls); contains "snapshots ls shows committed layers" "committed" "$out"
+out=$(berth snapshots usage); contains "snapshots usage totals" "total" "$out"
+layer=$(berth images inspect "$image" | grep -o 'sha256:[0-9a-f]\{64\}' | sed -n 3p)
+out=$(berth content rm "$layer" 2>&1); contains "content an image uses is kept" "used by an image" "$out"
+berth images rm "$registry/test/renamed:v1" >/dev/null
+before=$(berth content ls | wc -l)
+berth images rm "$image" >/dev/null
+out=$(berth images ls | wc -l); check "images rm removes the image" "1" "$out"
+out=$(berth content ls | wc -l); check "images rm frees its content" "1" "$out"
+out=$(berth snapshots ls | wc -l); check "and its snapshots" "1" "$out"
+out=$(berth images gc); contains "gc reports" "removed 0 blobs" "$out"
+(( before > 1 )) && passes=$((passes+1)) || { fails=$((fails+1)); echo "FAIL content was listed before rm"; }
+
 echo "$passes passed, $fails failed"
 [[ $fails == 0 ]]

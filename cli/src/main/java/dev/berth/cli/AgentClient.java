@@ -32,6 +32,8 @@ final class AgentClient implements AutoCloseable {
     final TasksGrpc.TasksStub tasksAsync;
     final LogsGrpc.LogsBlockingStub logs;
     final LogsGrpc.LogsStub logsAsync;
+    final dev.berth.api.services.snapshots.v1.SnapshotsGrpc.SnapshotsBlockingStub snapshots;
+    final dev.berth.api.services.content.v1.ContentGrpc.ContentBlockingStub content;
 
     AgentClient(String address, String namespace) {
         if (!Files.exists(Path.of(address))) {
@@ -54,6 +56,8 @@ final class AgentClient implements AutoCloseable {
         tasksAsync = TasksGrpc.newStub(ch);
         logs = LogsGrpc.newBlockingStub(ch);
         logsAsync = LogsGrpc.newStub(ch);
+        snapshots = dev.berth.api.services.snapshots.v1.SnapshotsGrpc.newBlockingStub(ch);
+        content = dev.berth.api.services.content.v1.ContentGrpc.newBlockingStub(ch);
     }
 
     @Override

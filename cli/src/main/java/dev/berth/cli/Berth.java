@@ -12,7 +12,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "berth", mixinStandardHelpOptions = true, version = "berth 0.1.0",
         description = "Run containers on a Berth node agent.",
         subcommands = {ImagesCommand.class, RunCommand.class, ContainerCommands.Ps.class, ContainerCommands.Logs.class,
-                ContainerCommands.Stop.class, ContainerCommands.Rm.class})
+                ContainerCommands.Stop.class, ContainerCommands.Rm.class, StoreCommands.Snapshots.class, StoreCommands.Content.class})
 public final class Berth {
 
     @Option(names = "--address", scope = ScopeType.INHERIT, description = "The agent's unix socket (env BERTH_ADDRESS).",

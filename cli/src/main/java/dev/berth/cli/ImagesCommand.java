@@ -15,7 +15,8 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code berth images pull | ls | rm}. */
 @Command(name = "images", aliases = "image", description = "Manage images on the node.",
-        subcommands = {ImagesCommand.Pull.class, ImagesCommand.Ls.class, ImagesCommand.Rm.class, ImagesCommand.Gc.class})
+        subcommands = {ImagesCommand.Pull.class, ImagesCommand.Ls.class, ImagesCommand.Rm.class, ImagesCommand.Gc.class,
+                ImagesCommand.Inspect.class, ImagesCommand.Tag.class})
 final class ImagesCommand {
 
     @ParentCommand
@@ -29,11 +30,14 @@ final class ImagesCommand {
         @Parameters(paramLabel = "REF", description = "Image reference, e.g. 127.0.0.1:5000/test/busybox:latest")
         String ref;
 
+        @picocli.CommandLine.Option(names = "--platform", description = "os/arch[/variant] to pull (default: this node's).")
+        String platform;
+
         @Override
         public Integer call() {
             try (AgentClient c = images.berth.connect()) {
                 long start = System.nanoTime();
-                Iterator<PullProgress> it = c.imageTools.pull(PullRequest.newBuilder().setReference(ref).build());
+                Iterator<PullProgress> it = c.imageTools.pull(PullRequest.newBuilder().setReference(ref).setPlatform(platform == null ? "" : platform).build());
                 PullProgressView view = new PullProgressView(System.out, System.console() != null);
                 ImageInfo img = null;
                 while (it.hasNext()) {
@@ -97,6 +101,55 @@ final class ImagesCommand {
             try (AgentClient c = images.berth.connect()) {
                 var r = c.imageTools.garbageCollect(dev.berth.api.services.images.v1.GarbageCollectRequest.getDefaultInstance());
                 System.out.printf("removed %d blobs and %d snapshots, freed %s%n", r.getBlobsRemoved(), r.getSnapshotsRemoved(), Format.size(r.getBytesFreed()));
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "inspect", description = "Print an image's sizes, manifest and config as JSON.")
+    static final class Inspect implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @Parameters(paramLabel = "REF")
+        String ref;
+
+        @Override
+        public Integer call() throws Exception {
+            try (AgentClient c = images.berth.connect()) {
+                var r = c.imageTools.inspect(dev.berth.api.services.images.v1.InspectImageRequest.newBuilder().setName(ref).build());
+                var json = new com.fasterxml.jackson.databind.ObjectMapper();
+                var doc = json.createObjectNode();
+                doc.put("name", r.getImage().getName());
+                doc.put("digest", r.getImage().getDigest());
+                doc.put("mediaType", r.getImage().getMediaType());
+                doc.put("size", r.getImage().getSize());
+                doc.put("unpackedSize", r.getImage().getUnpackedSize());
+                doc.put("chainId", r.getImage().getChainId());
+                doc.set("manifest", json.readTree(r.getManifestJson()));
+                doc.set("config", json.readTree(r.getConfigJson()));
+                System.out.println(json.writerWithDefaultPrettyPrinter().writeValueAsString(doc));
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "tag", description = "Give an image on the node another name.")
+    static final class Tag implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @Parameters(index = "0", paramLabel = "SOURCE")
+        String source;
+
+        @Parameters(index = "1", paramLabel = "TARGET")
+        String target;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = images.berth.connect()) {
+                var r = c.imageTools.tag(dev.berth.api.services.images.v1.TagImageRequest.newBuilder().setSource(source).setTarget(target).build());
+                System.out.println(r.getName());
                 return 0;
             }
         }

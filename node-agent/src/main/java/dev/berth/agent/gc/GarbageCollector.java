@@ -85,6 +85,13 @@ public final class GarbageCollector {
         }
     }
 
+    /** Whether any image on the node needs this blob (its index, manifest, config or a layer). */
+    public boolean isReferenced(Digest d) throws IOException {
+        Set<Digest> live = new HashSet<>();
+        for (ImageRecord img : meta.allImages()) markBlob(Digest.parse(img.digest()), img.mediaType(), live);
+        return live.contains(d);
+    }
+
     /** Marks a manifest or index and everything it references, as far as the content store has it. */
     private void markBlob(Digest d, String mediaType, Set<Digest> live) throws IOException {
         if (!live.add(d) || !content.has(d)) return;

@@ -4,6 +4,9 @@ import dev.berth.agent.NodeAgent;
 import dev.berth.agent.gc.GarbageCollector;
 import dev.berth.agent.image.PullListener;
 import dev.berth.api.services.images.v1.GarbageCollectRequest;
+import dev.berth.api.services.images.v1.InspectImageRequest;
+import dev.berth.api.services.images.v1.InspectImageResponse;
+import dev.berth.api.services.images.v1.TagImageRequest;
 import dev.berth.api.services.images.v1.GarbageCollectResponse;
 import dev.berth.agent.metadata.MetadataStore.ImageRecord;
 import dev.berth.api.services.images.v1.ImageInfo;
@@ -32,8 +35,11 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
     @Override
     public void pull(PullRequest req, StreamObserver<PullProgress> out) {
         String ns = Namespaces.current();
-        if (!req.getPlatform().isEmpty()) {
-            out.onError(Calls.status(new IllegalArgumentException("choosing a platform other than the node's is not supported yet")));
+        dev.berth.oci.Platform platform;
+        try {
+            platform = req.getPlatform().isEmpty() ? dev.berth.oci.Platform.host() : dev.berth.oci.Platform.parse(req.getPlatform());
+        } catch (IllegalArgumentException e) {
+            out.onError(Calls.status(e));
             return;
         }
         // progress comes from download and unpack threads: one at a time onto the stream, downloads at most
@@ -53,7 +59,7 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
             }
         };
         try {
-            ImageRecord r = agent.images().pull(ns, Calls.require(req.getReference(), "image reference"), listener);
+            ImageRecord r = agent.images().pull(ns, Calls.require(req.getReference(), "image reference"), platform, listener);
             synchronized (out) {
                 out.onNext(PullProgress.newBuilder().setStatus("pulled").setImage(info(r)).build());
                 out.onCompleted();
@@ -63,6 +69,26 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
                 out.onError(Calls.status(e));
             }
         }
+    }
+
+    @Override
+    public void inspect(InspectImageRequest req, StreamObserver<InspectImageResponse> out) {
+        String ns = Namespaces.current();
+        Calls.unary(out, () -> {
+            ImageRecord r = agent.images().get(ns, Calls.require(req.getName(), "image name"))
+                    .orElseThrow(() -> new dev.berth.agent.runtime.TaskException(dev.berth.agent.runtime.TaskException.Kind.NOT_FOUND,
+                            "image " + req.getName() + " is not on this node; pull it first"));
+            byte[][] mc = agent.images().manifestAndConfig(r);
+            return InspectImageResponse.newBuilder().setImage(info(r))
+                    .setManifestJson(new String(mc[0], java.nio.charset.StandardCharsets.UTF_8))
+                    .setConfigJson(new String(mc[1], java.nio.charset.StandardCharsets.UTF_8)).build();
+        });
+    }
+
+    @Override
+    public void tag(TagImageRequest req, StreamObserver<ImageInfo> out) {
+        String ns = Namespaces.current();
+        Calls.unary(out, () -> info(agent.images().tag(ns, Calls.require(req.getSource(), "source image"), Calls.require(req.getTarget(), "new name"))));
     }
 
     @Override

@@ -82,10 +82,15 @@ public final class ImageStore {
      * its bytes arrive, in order; a layer's snapshot is committed only once its blob digest and diff id check out.
      */
     public ImageRecord pull(String namespace, String name, PullListener listener) throws IOException {
+        return pull(namespace, name, platform, listener);
+    }
+
+    /** Pulls for another platform than the node's (to export it, say; it cannot run here). */
+    public ImageRecord pull(String namespace, String name, Platform wanted, PullListener listener) throws IOException {
         // the lease keeps garbage collection from taking blobs and snapshots this pull has made but not yet named
         AutoCloseable lease = leases.acquire();
         try {
-            return pullLeased(namespace, name, listener);
+            return pullLeased(namespace, name, wanted, listener);
         } finally {
             try {
                 lease.close();
@@ -95,7 +100,7 @@ public final class ImageStore {
         }
     }
 
-    private ImageRecord pullLeased(String namespace, String name, PullListener listener) throws IOException {
+    private ImageRecord pullLeased(String namespace, String name, Platform platform, PullListener listener) throws IOException {
         Reference ref;
         try {
             ref = Reference.parse(name);
@@ -164,6 +169,27 @@ public final class ImageStore {
 
     public boolean delete(String namespace, String name) {
         return get(namespace, name).map(r -> meta.deleteImage(namespace, r.name())).orElse(false);
+    }
+
+    /** Gives an image on this node a second name (in the same namespace). */
+    public ImageRecord tag(String namespace, String source, String target) {
+        ImageRecord src = get(namespace, source).orElseThrow(() -> new OciException("image " + source + " is not on this node; pull it first"));
+        String name;
+        try {
+            name = Reference.parse(target).toString();
+        } catch (IllegalArgumentException e) {
+            throw new OciException(e.getMessage());
+        }
+        long now = System.currentTimeMillis();
+        ImageRecord r = new ImageRecord(namespace, name, src.mediaType(), src.digest(), src.size(), src.manifestDigest(),
+                src.configDigest(), src.chainId(), src.unpackedSize(), src.labels(), now, now);
+        meta.putImage(r);
+        return r;
+    }
+
+    /** The manifest (for this node's platform) and config of an image, as stored. */
+    public byte[][] manifestAndConfig(ImageRecord image) throws IOException {
+        return new byte[][] {content.read(Digest.parse(image.manifestDigest())), content.read(Digest.parse(image.configDigest()))};
     }
 
     public ImageConfig config(ImageRecord image) throws IOException {

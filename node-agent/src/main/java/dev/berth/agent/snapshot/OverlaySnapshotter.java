@@ -82,6 +82,27 @@ public final class OverlaySnapshotter {
         Syscalls.mountOverlay(target.toString(), mountOptions(key));
     }
 
+    /** Bytes and inodes a snapshot's own layer holds (not its parents'). */
+    public long[] usage(String key) throws IOException {
+        SnapshotRecord r = meta.snapshot(key).orElseThrow(() -> new IOException("snapshot " + key + " does not exist"));
+        long[] sizeAndInodes = new long[2];
+        Files.walkFileTree(dir(r.id()).resolve("fs"), new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult preVisitDirectory(Path d, java.nio.file.attribute.BasicFileAttributes a) {
+                sizeAndInodes[1]++;
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes a) {
+                sizeAndInodes[0] += a.size();
+                sizeAndInodes[1]++;
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
+        return sizeAndInodes;
+    }
+
     public List<SnapshotRecord> list() {
         return meta.snapshots();
     }

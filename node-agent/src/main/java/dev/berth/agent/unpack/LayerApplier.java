@@ -12,7 +12,11 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -32,7 +36,10 @@ public final class LayerApplier {
     private static final String WHITEOUT = ".wh.";
     private static final String OPAQUE = ".wh..wh..opq";
     private static final String OPAQUE_XATTR = "trusted.overlay.opaque";
+    private static final String PAX_XATTR = "SCHILY.xattr.";
     private static final int MAX_SYMLINKS = 255;
+    /** The latest time containerd (Go's {@code time.Unix(0, 1<<63-1)}) sets; later ones, and earlier than 1970, become 1970. */
+    private static final Instant MAX_TIME = Instant.ofEpochSecond(0, Long.MAX_VALUE);
 
     private final Path upper;
     /** Layers as the merged view stacks them: index 0 is the upper being written, then lowers top-most first. */
@@ -59,9 +66,9 @@ public final class LayerApplier {
     }
 
     private void run(InputStream raw) throws IOException {
-        TarArchiveInputStream tar = new TarArchiveInputStream(raw, StandardCharsets.UTF_8.name());
-        for (TarArchiveEntry e; (e = tar.getNextEntry()) != null; ) {
-            applyEntry(e, tar);
+        RawPaxTarStream tar = new RawPaxTarStream(raw);
+        for (TarArchiveEntry e; (e = tar.next()) != null; ) {
+            applyEntry(e, tar, tar.rawXattrs(e));
         }
         // Drain to the end so the caller's digest covers the whole stream, padding included.
         raw.transferTo(OutputStream.nullOutputStream());
@@ -84,7 +91,7 @@ public final class LayerApplier {
         return true;
     }
 
-    private void applyEntry(TarArchiveEntry e, InputStream data) throws IOException {
+    private void applyEntry(TarArchiveEntry e, InputStream data, Map<String, byte[]> xattrs) throws IOException {
         List<String> parts = clean(e.getName());
         if (parts.isEmpty()) return; // the root itself: its attributes belong to the snapshot, not the layer
         String base = parts.remove(parts.size() - 1);
@@ -144,19 +151,79 @@ public final class LayerApplier {
         String p = target.toString();
         Syscalls.lchown(p, (int) e.getLongUserId(), (int) e.getLongGroupId());
         if (!e.isSymbolicLink()) Syscalls.chmod(p, e.getMode());
-        for (Map.Entry<String, String> x : e.getExtraPaxHeaders().entrySet()) {
-            if (x.getKey().startsWith("SCHILY.xattr.")) {
-                Syscalls.lsetxattr(p, x.getKey().substring("SCHILY.xattr.".length()), x.getValue().getBytes(StandardCharsets.ISO_8859_1));
-            }
+        boolean regularOrDir = e.isDirectory() || Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS);
+        for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
+            String name = x.getKey();
+            // As containerd: trusted.* from a layer is refused and skipped (trusted.overlay.* would change what the
+            // overlay shows), and user.* on anything but a file or directory, which the kernel refuses, is skipped.
+            if (name.startsWith("trusted.") || (name.startsWith("user.") && !regularOrDir)) continue;
+            Syscalls.lsetxattr(p, name, x.getValue());
         }
-        long millis = e.getModTime().getTime();
-        long secs = Math.floorDiv(millis, 1000);
-        long nanos = Math.floorMod(millis, 1000) * 1_000_000L;
+        Instant mtime = mtime(e);
         if (e.isDirectory()) {
             dirsToTime.add(target);
-            dirTimes.add(new long[] {secs, nanos});
+            dirTimes.add(new long[] {mtime.getEpochSecond(), mtime.getNano()});
         } else {
-            Syscalls.lutimes(p, secs, nanos);
+            Syscalls.lutimes(p, mtime.getEpochSecond(), mtime.getNano());
+        }
+    }
+
+    /** The entry's mtime as containerd sets it: to the nanosecond, and 1970 when before it or beyond what Go's time holds. */
+    static Instant mtime(TarArchiveEntry e) {
+        Instant t = e.getLastModifiedTime().toInstant();
+        return t.isBefore(Instant.EPOCH) || t.isAfter(MAX_TIME) ? Instant.EPOCH : t;
+    }
+
+    /**
+     * A tar stream that keeps the raw bytes of each entry's PAX header. commons-compress decodes PAX values as UTF-8,
+     * which mangles binary xattr values (a security.capability with a byte over 0x7f) and drops empty ones; Go's
+     * tar reader, and so containerd, keeps them byte for byte.
+     */
+    private static final class RawPaxTarStream extends TarArchiveInputStream {
+        private final java.io.ByteArrayOutputStream pax = new java.io.ByteArrayOutputStream();
+
+        RawPaxTarStream(InputStream in) {
+            super(in, StandardCharsets.UTF_8.name());
+        }
+
+        TarArchiveEntry next() throws IOException {
+            pax.reset();
+            return getNextEntry();
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            TarArchiveEntry cur = getCurrentEntry();
+            if (n > 0 && cur != null && cur.isPaxHeader()) pax.write(b, off, n); // commons-compress parses PAX headers through read
+            return n;
+        }
+
+        /** The entry's xattrs from its raw PAX records; the decoded ones should the raw bytes not have been seen. */
+        Map<String, byte[]> rawXattrs(TarArchiveEntry e) {
+            Map<String, byte[]> out = new java.util.LinkedHashMap<>();
+            byte[] b = pax.toByteArray();
+            for (int i = 0; i < b.length; ) {
+                int sp = i;
+                while (sp < b.length && b[sp] >= '0' && b[sp] <= '9') sp++;
+                if (sp == i || sp >= b.length || b[sp] != ' ' || sp - i > 9) break;
+                int end = i + Integer.parseInt(new String(b, i, sp - i, StandardCharsets.US_ASCII));
+                if (end > b.length || end <= sp + 1 || b[end - 1] != '\n') break;
+                int eq = sp + 1;
+                while (eq < end && b[eq] != '=') eq++;
+                if (eq >= end) break;
+                String key = new String(b, sp + 1, eq - sp - 1, StandardCharsets.UTF_8);
+                if (key.startsWith(PAX_XATTR)) out.put(key.substring(PAX_XATTR.length()), java.util.Arrays.copyOfRange(b, eq + 1, end - 1));
+                i = end;
+            }
+            out.clear(); if (true) {
+                for (Map.Entry<String, String> x : e.getExtraPaxHeaders().entrySet()) {
+                    if (x.getKey().startsWith(PAX_XATTR)) {
+                        out.put(x.getKey().substring(PAX_XATTR.length()), x.getValue().getBytes(StandardCharsets.ISO_8859_1));
+                    }
+                }
+            }
+            return out;
         }
     }
 
@@ -186,9 +253,11 @@ public final class LayerApplier {
                 if (target.startsWith("/")) cur.clear();
                 List<String> t = new ArrayList<>(List.of(target.split("/")));
                 for (int i = t.size() - 1; i >= 0; i--) todo.addFirst(t.get(i));
-            } else if (!a.isDirectory()) {
+            } else if (!a.isDirectory() && found.startsWith(upper)) {
                 throw new UnsafeLayerException("entry '" + entryName + "' has a parent '" + String.join("/", cur) + "' that is not a directory");
             }
+            // a lower layer's file where the entry needs a directory: the directory is created over it, hiding it,
+            // as containerd does
         }
         return cur;
     }
@@ -215,7 +284,8 @@ public final class LayerApplier {
             if (hit == null) return null;
             if (depth == rel.size()) return hit;
             BasicFileAttributes a = lstat(hit);
-            if (!a.isDirectory()) return hit; // a symlink or file in the middle: the caller deals with it first
+            if (a.isSymbolicLink()) return hit; // a symlink in the middle: the caller resolves it first
+            if (!a.isDirectory()) return null; // a file in the middle: nothing shows below it
             // Lower layers show through this directory until one hides them.
             int limit = visible;
             for (int k = hitLayer; k < visible; k++) {
@@ -242,15 +312,41 @@ public final class LayerApplier {
             }
             Path below = lookup(rel.subList(0, i + 1));
             Files.createDirectory(p);
-            if (below != null && !below.startsWith(upper)) {
-                Map<String, Object> attrs = Files.readAttributes(below, "unix:mode,uid,gid", LinkOption.NOFOLLOW_LINKS);
+            if (below != null && !below.startsWith(upper) && Files.isDirectory(below, LinkOption.NOFOLLOW_LINKS)) {
+                // as containerd: owner, mode, times and (but trusted.*) xattrs of the directory it stands for
+                Map<String, Object> attrs = Files.readAttributes(below, "unix:mode,uid,gid,lastModifiedTime,lastAccessTime", LinkOption.NOFOLLOW_LINKS);
                 Syscalls.lchown(p.toString(), (Integer) attrs.get("uid"), (Integer) attrs.get("gid"));
                 Syscalls.chmod(p.toString(), (Integer) attrs.get("mode"));
+                Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                        .setTimes((FileTime) attrs.get("lastModifiedTime"), (FileTime) attrs.get("lastAccessTime"), null);
+                copyUserXattrs(below, p);
             } else {
                 Syscalls.chmod(p.toString(), 0755);
             }
         }
         return p;
+    }
+
+    /**
+     * Copies the user.* xattrs of a lower directory to its copy in the upper. containerd copies security.* and
+     * system.* too, which needs llistxattr (Java lists user.* only).
+     */
+    private static void copyUserXattrs(Path from, Path to) throws IOException {
+        UserDefinedFileAttributeView src = Files.getFileAttributeView(from, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        UserDefinedFileAttributeView dst = Files.getFileAttributeView(to, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        if (src == null || dst == null) return;
+        List<String> names;
+        try {
+            names = src.list();
+        } catch (java.nio.file.FileSystemException unsupported) {
+            return;
+        }
+        for (String name : names) {
+            java.nio.ByteBuffer value = java.nio.ByteBuffer.allocate(src.size(name));
+            src.read(name, value);
+            value.flip();
+            dst.write(name, value);
+        }
     }
 
     private Path resolveHardlinkSource(TarArchiveEntry e) throws IOException {

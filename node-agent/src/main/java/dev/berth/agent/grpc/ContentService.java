@@ -1,0 +1,94 @@
+package dev.berth.agent.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Empty;
+import dev.berth.agent.NodeAgent;
+import dev.berth.agent.runtime.TaskException;
+import dev.berth.api.services.content.v1.ContentGrpc;
+import dev.berth.api.services.content.v1.DeleteContentRequest;
+import dev.berth.api.services.content.v1.Info;
+import dev.berth.api.services.content.v1.InfoRequest;
+import dev.berth.api.services.content.v1.InfoResponse;
+import dev.berth.api.services.content.v1.ListContentRequest;
+import dev.berth.api.services.content.v1.ListContentResponse;
+import dev.berth.api.services.content.v1.ReadContentRequest;
+import dev.berth.api.services.content.v1.ReadContentResponse;
+import dev.berth.oci.Digest;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/** containerd's Content service over the verified content store: the node's blobs, by digest. */
+final class ContentService extends ContentGrpc.ContentImplBase {
+
+    private static final int CHUNK = 1 << 20;
+    private final NodeAgent agent;
+
+    ContentService(NodeAgent agent) {
+        this.agent = agent;
+    }
+
+    private Info info(Digest d) throws IOException {
+        BasicFileAttributes a = Files.readAttributes(agent.content().path(d), BasicFileAttributes.class);
+        return Info.newBuilder().setDigest(d.toString()).setSize(a.size())
+                .setCreatedAt(Calls.millis(a.creationTime().toMillis())).setUpdatedAt(Calls.millis(a.lastModifiedTime().toMillis())).build();
+    }
+
+    private Digest require(String digest) {
+        Digest d = Digest.parse(Calls.require(digest, "digest"));
+        if (!agent.content().has(d)) throw new TaskException(TaskException.Kind.NOT_FOUND, "content " + d + " is not on this node");
+        return d;
+    }
+
+    @Override
+    public void info(InfoRequest req, StreamObserver<InfoResponse> out) {
+        Calls.unary(out, () -> InfoResponse.newBuilder().setInfo(info(require(req.getDigest()))).build());
+    }
+
+    @Override
+    public void list(ListContentRequest req, StreamObserver<ListContentResponse> out) {
+        Calls.unary(out, () -> {
+            ListContentResponse.Builder b = ListContentResponse.newBuilder();
+            for (Digest d : agent.content().list()) b.addInfo(info(d));
+            return b.build();
+        });
+    }
+
+    @Override
+    public void delete(DeleteContentRequest req, StreamObserver<Empty> out) {
+        Calls.unary(out, () -> {
+            Digest d = require(req.getDigest());
+            // content an image still needs stays: deleting it would break the image, and GC frees the rest
+            if (agent.gc().isReferenced(d)) {
+                throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "content " + d + " is used by an image on this node; remove the image first");
+            }
+            agent.content().delete(d);
+            return Empty.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void read(ReadContentRequest req, StreamObserver<ReadContentResponse> out) {
+        try {
+            Digest d = require(req.getDigest());
+            try (InputStream in = agent.content().open(d)) {
+                in.skipNBytes(req.getOffset());
+                long left = req.getSize() > 0 ? req.getSize() : Long.MAX_VALUE;
+                long offset = req.getOffset();
+                byte[] buf = new byte[CHUNK];
+                while (left > 0) {
+                    int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+                    if (n <= 0) break;
+                    out.onNext(ReadContentResponse.newBuilder().setOffset(offset).setData(ByteString.copyFrom(buf, 0, n)).build());
+                    offset += n;
+                    left -= n;
+                }
+            }
+            out.onCompleted();
+        } catch (Exception e) {
+            out.onError(Calls.status(e));
+        }
+    }
+}
