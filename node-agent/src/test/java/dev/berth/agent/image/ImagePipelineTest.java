@@ -152,4 +152,64 @@ class ImagePipelineTest {
         assertEquals(List.of(PullListener.Phase.EXISTS, PullListener.Phase.EXISTS, PullListener.Phase.EXISTS), again, "a re-pull finds every layer present");
         assertFalse(again.contains(PullListener.Phase.DOWNLOADING));
     }
+
+    @Test
+    void aDownloadCutOffHalfwayResumesWithARangeRequest() throws Exception {
+        String repo = "test/resume";
+        push(repo, new ImageBuilder().layer(l -> l.file("random", 0644, randomBytes(3 << 20))));
+        // an edge in front of the real registry: the first request for the big blob dies halfway
+        java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
+        List<String> ranges = Collections.synchronizedList(new ArrayList<>());
+        java.net.http.HttpClient upstream = java.net.http.HttpClient.newHttpClient();
+        com.sun.net.httpserver.HttpServer edge = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        edge.createContext("/", ex -> {
+            try {
+                var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + registry.address() + ex.getRequestURI()))
+                        .method(ex.getRequestMethod(), java.net.http.HttpRequest.BodyPublishers.noBody());
+                String range = ex.getRequestHeaders().getFirst("Range");
+                if (range != null) {
+                    req.header("Range", range);
+                    ranges.add(range);
+                }
+                String accept = ex.getRequestHeaders().getFirst("Accept");
+                if (accept != null) req.header("Accept", accept);
+                var resp = upstream.send(req.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+                resp.headers().map().forEach((k, v) -> {
+                    if (!k.equalsIgnoreCase("content-length") && !k.equalsIgnoreCase(":status")) ex.getResponseHeaders().put(k, v);
+                });
+                byte[] body = resp.body();
+                boolean bigBlob = ex.getRequestURI().getPath().contains("/blobs/") && body.length > (1 << 20);
+                if (bigBlob && cut.compareAndSet(false, true)) {
+                    ex.sendResponseHeaders(resp.statusCode(), body.length);
+                    ex.getResponseBody().write(body, 0, body.length / 2);
+                    ex.getResponseBody().flush();
+                    throw new IllegalStateException("cut"); // the server drops the connection mid-body
+                }
+                ex.sendResponseHeaders(resp.statusCode(), ex.getRequestMethod().equals("HEAD") || body.length == 0 ? -1 : body.length);
+                if (body.length > 0) ex.getResponseBody().write(body);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                ex.close();
+            }
+        });
+        edge.start();
+        int port = edge.getAddress().getPort();
+        try {
+            String ref = "127.0.0.1:" + port + "/" + repo + ":latest";
+            var img = store(1L << 30).pull("default", ref);
+            assertTrue(cut.get(), "the edge cut a download");
+            assertFalse(ranges.isEmpty(), "the download resumed with a Range request");
+            assertTrue(ranges.get(0).matches("bytes=[1-9][0-9]*-"), "resumed from what was written: " + ranges);
+            assertEquals(1, snapshots.list().size(), "the image unpacked: " + img.chainId());
+        } finally {
+            edge.stop(0);
+        }
+    }
+
+    static byte[] randomBytes(int n) {
+        byte[] b = new byte[n];
+        new java.util.Random(42).nextBytes(b);
+        return b;
+    }
 }
