@@ -72,6 +72,13 @@ out=$(berth snapshots usage); contains "snapshots usage totals" "total" "$out"
 layer=$(berth images inspect "$image" | grep -o 'sha256:[0-9a-f]\{64\}' | sed -n 3p)
 out=$(berth content rm "$layer" 2>&1); contains "content an image uses is kept" "used by an image" "$out"
 berth images rm "$registry/test/renamed:v1" >/dev/null
+berth images export -o "$work/busybox.tar" "$image"; check "export exits 0" "0" "$?"
+out=$(tar -tf "$work/busybox.tar" | sort | tr '\n' ' '); contains "the archive is an OCI layout" "index.json" "$out"; contains "with docker's manifest.json" "manifest.json" "$out"
+out=$(berth -n imported images import "$work/busybox.tar"); contains "import names the image" "imported $image" "$out"
+out=$(berth -n imported run --rm "$image" echo from-archive); check "an imported image runs" "from-archive" "$out"
+out=$(berth -n imported images rm "$image")
+printf 'not a tar' > "$work/junk.tar"; out=$(berth images import "$work/junk.tar" 2>&1); rc=$?
+check "importing junk fails" "1" "$rc"; contains "and says it is not an image archive" "not an image archive" "$out"
 before=$(berth content ls | wc -l)
 berth images rm "$image" >/dev/null
 out=$(berth images ls | wc -l); check "images rm removes the image" "1" "$out"

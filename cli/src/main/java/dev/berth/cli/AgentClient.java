@@ -27,6 +27,7 @@ final class AgentClient implements AutoCloseable {
     private final EpollEventLoopGroup group;
     final ImagesGrpc.ImagesBlockingStub images;
     final ImageToolsGrpc.ImageToolsBlockingStub imageTools;
+    final ImageToolsGrpc.ImageToolsStub imageToolsAsync;
     final ContainersGrpc.ContainersBlockingStub containers;
     final TasksGrpc.TasksBlockingStub tasks;
     final TasksGrpc.TasksStub tasksAsync;
@@ -51,6 +52,7 @@ final class AgentClient implements AutoCloseable {
         Channel ch = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(md));
         images = ImagesGrpc.newBlockingStub(ch);
         imageTools = ImageToolsGrpc.newBlockingStub(ch);
+        imageToolsAsync = ImageToolsGrpc.newStub(ch);
         containers = ContainersGrpc.newBlockingStub(ch);
         tasks = TasksGrpc.newBlockingStub(ch);
         tasksAsync = TasksGrpc.newStub(ch);

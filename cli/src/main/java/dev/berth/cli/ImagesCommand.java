@@ -16,7 +16,7 @@ import picocli.CommandLine.ParentCommand;
 /** {@code berth images pull | ls | rm}. */
 @Command(name = "images", aliases = "image", description = "Manage images on the node.",
         subcommands = {ImagesCommand.Pull.class, ImagesCommand.Ls.class, ImagesCommand.Rm.class, ImagesCommand.Gc.class,
-                ImagesCommand.Inspect.class, ImagesCommand.Tag.class})
+                ImagesCommand.Inspect.class, ImagesCommand.Tag.class, ImagesCommand.Export.class, ImagesCommand.Import.class})
 final class ImagesCommand {
 
     @ParentCommand
@@ -150,6 +150,80 @@ final class ImagesCommand {
             try (AgentClient c = images.berth.connect()) {
                 var r = c.imageTools.tag(dev.berth.api.services.images.v1.TagImageRequest.newBuilder().setSource(source).setTarget(target).build());
                 System.out.println(r.getName());
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "export", description = "Write images to a tar: an OCI image layout that docker load reads too.")
+    static final class Export implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @picocli.CommandLine.Option(names = {"-o", "--output"}, required = true, description = "The archive to write ('-' for stdout).")
+        String output;
+
+        @Parameters(arity = "1..*", paramLabel = "REF")
+        List<String> refs;
+
+        @Override
+        public Integer call() throws Exception {
+            java.nio.file.Path tmp = output.equals("-") ? null : java.nio.file.Path.of(output + ".partial");
+            try (AgentClient c = images.berth.connect();
+                 java.io.OutputStream out = tmp == null ? System.out : java.nio.file.Files.newOutputStream(tmp)) {
+                var it = c.imageTools.export(dev.berth.api.services.images.v1.ExportImagesRequest.newBuilder().addAllNames(refs).build());
+                while (it.hasNext()) it.next().getData().writeTo(out);
+            } catch (RuntimeException | java.io.IOException e) {
+                if (tmp != null) java.nio.file.Files.deleteIfExists(tmp);
+                throw e;
+            }
+            // never a half-written archive under the name asked for
+            if (tmp != null) java.nio.file.Files.move(tmp, java.nio.file.Path.of(output), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return 0;
+        }
+    }
+
+    @Command(name = "import", description = "Load images from a tar (OCI image layout or docker save).")
+    static final class Import implements Callable<Integer> {
+        @ParentCommand
+        ImagesCommand images;
+
+        @Parameters(paramLabel = "FILE", description = "The archive ('-' for stdin).")
+        String file;
+
+        @Override
+        public Integer call() throws Exception {
+            try (AgentClient c = images.berth.connect();
+                 java.io.InputStream in = file.equals("-") ? System.in : java.nio.file.Files.newInputStream(java.nio.file.Path.of(file))) {
+                var done = new java.util.concurrent.CompletableFuture<dev.berth.api.services.images.v1.ImportImagesResponse>();
+                var upload = c.imageToolsAsync.import_(new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(dev.berth.api.services.images.v1.ImportImagesResponse r) {
+                        done.complete(r);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        done.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+                byte[] buf = new byte[1 << 20];
+                var flow = (io.grpc.stub.ClientCallStreamObserver<dev.berth.api.services.images.v1.ArchiveChunk>) upload;
+                for (int n; !done.isDone() && (n = in.readNBytes(buf, 0, buf.length)) > 0; ) {
+                    while (!flow.isReady() && !done.isDone()) Thread.sleep(2); // the agent unpacks slower than a file reads
+                    upload.onNext(dev.berth.api.services.images.v1.ArchiveChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(buf, 0, n)).build());
+                }
+                upload.onCompleted();
+                try {
+                    for (var img : done.get().getImagesList()) System.out.println("imported " + img.getName() + " " + img.getDigest());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException re) throw re;
+                    throw e;
+                }
                 return 0;
             }
         }

@@ -168,7 +168,7 @@ public final class RegistryClient {
     }
 
     /** An image resolved for one platform: the top-level digest the reference points to and the platform's manifest. */
-    public record ResolvedImage(Reference reference, Descriptor target, FetchedManifest manifestBytes, Manifest manifest) {
+    public record ResolvedImage(Reference reference, Descriptor target, FetchedManifest manifestBytes, Manifest manifest, byte[] targetBytes) {
     }
 
     public ResolvedImage resolve(Reference ref, Platform platform) {
@@ -204,7 +204,7 @@ public final class RegistryClient {
         if (m.config() == null || m.layers() == null) {
             throw new OciException("malformed image manifest of " + ref + ": it lacks a config or layers");
         }
-        return new ResolvedImage(ref, top.descriptor(), chosen, m);
+        return new ResolvedImage(ref, top.descriptor(), chosen, m, top.bytes());
     }
 
     /** Fetches a manifest or index by tag or digest, from a mirror if one has it, else from the registry. */

@@ -73,6 +73,33 @@ public final class ContentStore {
         ingest(expected, new java.io.ByteArrayInputStream(data));
     }
 
+    /** Stores a stream whose digest is not known beforehand (an archive's file); returns its descriptor. */
+    public Descriptor ingestUnknown(InputStream in, long size, String mediaType) throws IOException {
+        Path tmp = ingest.resolve("unknown-" + UUID.randomUUID());
+        Digest.Hasher hasher = Digest.Hasher.sha256();
+        long n = 0;
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                 OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
+                byte[] buf = new byte[1 << 16];
+                for (int k; n < size && (k = in.read(buf, 0, (int) Math.min(buf.length, size - n))) > 0; ) {
+                    out.write(buf, 0, k);
+                    hasher.update(buf, 0, k);
+                    n += k;
+                }
+                ch.force(true);
+            }
+            if (n != size) throw new IOException("archive entry ended after " + n + " of " + size + " bytes");
+            Digest d = hasher.digest();
+            Path target = path(d);
+            Files.createDirectories(target.getParent());
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return new Descriptor(mediaType, d, size);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
     public boolean delete(Digest d) throws IOException {
         return Files.deleteIfExists(path(d));
     }

@@ -3,7 +3,10 @@ package dev.berth.agent.grpc;
 import dev.berth.agent.NodeAgent;
 import dev.berth.agent.gc.GarbageCollector;
 import dev.berth.agent.image.PullListener;
+import dev.berth.api.services.images.v1.ArchiveChunk;
+import dev.berth.api.services.images.v1.ExportImagesRequest;
 import dev.berth.api.services.images.v1.GarbageCollectRequest;
+import dev.berth.api.services.images.v1.ImportImagesResponse;
 import dev.berth.api.services.images.v1.InspectImageRequest;
 import dev.berth.api.services.images.v1.InspectImageResponse;
 import dev.berth.api.services.images.v1.TagImageRequest;
@@ -84,6 +87,118 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
                     .setConfigJson(new String(mc[1], java.nio.charset.StandardCharsets.UTF_8)).build();
         });
     }
+
+    @Override
+    public void export(ExportImagesRequest req, StreamObserver<ArchiveChunk> out) {
+        String ns = Namespaces.current();
+        io.grpc.stub.ServerCallStreamObserver<ArchiveChunk> call = (io.grpc.stub.ServerCallStreamObserver<ArchiveChunk>) out;
+        // the archive goes out in 1 MB chunks, as fast as the client takes them
+        java.io.OutputStream chunks = new java.io.OutputStream() {
+            private final byte[] buf = new byte[1 << 20];
+            private int n;
+
+            @Override
+            public void write(int b) throws java.io.IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws java.io.IOException {
+                while (len > 0) {
+                    int k = Math.min(len, buf.length - n);
+                    System.arraycopy(b, off, buf, n, k);
+                    n += k;
+                    off += k;
+                    len -= k;
+                    if (n == buf.length) flush();
+                }
+            }
+
+            @Override
+            public void flush() throws java.io.IOException {
+                if (n == 0) return;
+                while (!call.isReady()) {
+                    if (call.isCancelled()) throw new java.io.IOException("the client went away");
+                    try {
+                        Thread.sleep(5);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException();
+                    }
+                }
+                call.onNext(ArchiveChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(buf, 0, n)).build());
+                n = 0;
+            }
+        };
+        try {
+            if (req.getNamesCount() == 0) throw new IllegalArgumentException("name at least one image to export");
+            agent.images().export(ns, req.getNamesList(), chunks);
+            chunks.flush();
+            out.onCompleted();
+        } catch (Exception e) {
+            if (!call.isCancelled()) out.onError(Calls.status(e));
+        }
+    }
+
+    @Override
+    public StreamObserver<ArchiveChunk> import_(StreamObserver<ImportImagesResponse> out) {
+        String ns = Namespaces.current();
+        // the archive is read as it arrives, by a thread of its own, through a bounded pipe
+        java.io.PipedInputStream in = new java.io.PipedInputStream(4 << 20);
+        java.io.PipedOutputStream pipe;
+        try {
+            pipe = new java.io.PipedOutputStream(in);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+        java.util.concurrent.CompletableFuture<java.util.List<ImageRecord>> result = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try (in) {
+                return agent.images().importArchive(ns, in);
+            } catch (java.io.IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, IMPORTERS);
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(ArchiveChunk chunk) {
+                try {
+                    if (!result.isDone()) chunk.getData().writeTo(pipe);
+                } catch (java.io.IOException e) {
+                    // the reader failed and closed its end: its error is what the client gets
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                try {
+                    pipe.close();
+                } catch (java.io.IOException ignored) {
+                    // nothing left to tell
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                try {
+                    pipe.close();
+                    ImportImagesResponse.Builder b = ImportImagesResponse.newBuilder();
+                    for (ImageRecord r : result.join()) b.addImages(info(r));
+                    out.onNext(b.build());
+                    out.onCompleted();
+                } catch (Exception e) {
+                    Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+                    if (cause.getCause() != null && cause instanceof java.util.concurrent.CompletionException) cause = cause.getCause();
+                    out.onError(Calls.status(cause));
+                }
+            }
+        };
+    }
+
+    private static final java.util.concurrent.ExecutorService IMPORTERS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "image-import");
+        t.setDaemon(true);
+        return t;
+    });
 
     @Override
     public void tag(TagImageRequest req, StreamObserver<ImageInfo> out) {

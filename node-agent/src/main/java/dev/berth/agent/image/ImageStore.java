@@ -9,6 +9,8 @@ import dev.berth.agent.unpack.LayerApplier;
 import dev.berth.oci.Descriptor;
 import dev.berth.oci.Digest;
 import dev.berth.oci.ImageConfig;
+import dev.berth.oci.Index;
+import dev.berth.oci.Manifest;
 import dev.berth.oci.Json;
 import dev.berth.oci.MediaTypes;
 import dev.berth.oci.OciException;
@@ -108,14 +110,28 @@ public final class ImageStore {
             throw new OciException(e.getMessage());
         }
         ResolvedImage img = registry.resolve(ref, platform);
-        Descriptor manifestDesc = img.manifestBytes().descriptor();
         byte[] configBytes = fetchSmallBlob(ref, img.manifest().config());
+        List<byte[]> documents = new java.util.ArrayList<>();
+        // the index the tag points to is kept too, so the image can be re-resolved as pulled
+        if (!img.target().digest().equals(img.manifestBytes().digest())) documents.add(img.targetBytes());
+        return unpackAndRecord(namespace, ref, img.target(), img.manifestBytes().descriptor(), img.manifestBytes().bytes(),
+                img.manifest(), configBytes, documents, listener);
+    }
+
+    /**
+     * The part of a pull or an import that is the same: every layer's chain unpacked (downloading what the content
+     * store lacks, when a registry is at hand), then manifests stored and the image named. The image is recorded
+     * only once everything it needs is in place.
+     */
+    private ImageRecord unpackAndRecord(String namespace, Reference ref, Descriptor target, Descriptor manifestDesc, byte[] manifestBytes,
+                                        Manifest manifest, byte[] configBytes, List<byte[]> extraDocuments, PullListener listener) throws IOException {
         ImageConfig config = Json.read(configBytes, ImageConfig.class, "image config of " + ref);
-        List<Descriptor> layers = img.manifest().layers();
+        List<Descriptor> layers = manifest.layers();
         List<Digest> diffIds = config.rootfs() == null || config.rootfs().diffIds() == null ? List.of() : config.rootfs().diffIds();
         if (diffIds.size() != layers.size()) {
             throw new OciException("image " + ref + " is inconsistent: " + layers.size() + " layers but " + diffIds.size() + " diff ids in its config");
         }
+        if (layers.isEmpty()) throw new OciException("image " + ref + " has no layers");
         List<String> chainIds = new java.util.ArrayList<>();
         String parent = null;
         for (Digest diffId : diffIds) chainIds.add(parent = chainId(parent, diffId));
@@ -137,17 +153,13 @@ public final class ImageStore {
             unpacked += unpackLayer(ref, layers.get(i), diffIds.get(i), parent, chainIds.get(i), sources.get(i), listener);
             parent = chainIds.get(i);
         }
-        if (parent == null) throw new OciException("image " + ref + " has no layers");
-        // Manifests last: the image is only recorded once everything it needs is in place.
-        if (!img.target().digest().equals(manifestDesc.digest())) {
-            // the index the tag points to, kept so the image can be re-resolved and exported as pulled
-            content.ingest(img.target(), registry.fetchManifest(ref, img.target().digest().toString()).bytes());
-        }
-        content.ingest(manifestDesc, img.manifestBytes().bytes());
+        content.ingest(manifest.config(), configBytes);
+        for (byte[] doc : extraDocuments) content.ingest(new Descriptor(target.mediaType(), Digest.sha256(doc), doc.length), doc);
+        content.ingest(manifestDesc, manifestBytes);
         long now = System.currentTimeMillis();
-        long size = manifestDesc.size() + img.manifest().config().size() + layers.stream().mapToLong(Descriptor::size).sum();
-        ImageRecord rec = new ImageRecord(namespace, ref.toString(), img.target().mediaType(), img.target().digest().toString(),
-                size, manifestDesc.digest().toString(), img.manifest().config().digest().toString(), parent, unpacked,
+        long size = manifestDesc.size() + manifest.config().size() + layers.stream().mapToLong(Descriptor::size).sum();
+        ImageRecord rec = new ImageRecord(namespace, ref.toString(), target.mediaType(), target.digest().toString(),
+                size, manifestDesc.digest().toString(), manifest.config().digest().toString(), parent, unpacked,
                 "{}", meta.image(namespace, ref.toString()).map(ImageRecord::createdAt).orElse(now), now);
         meta.putImage(rec);
         return rec;
@@ -169,6 +181,60 @@ public final class ImageStore {
 
     public boolean delete(String namespace, String name) {
         return get(namespace, name).map(r -> meta.deleteImage(namespace, r.name())).orElse(false);
+    }
+
+    /** Writes the named images as one archive (OCI layout, readable by docker load too). */
+    public void export(String namespace, List<String> names, java.io.OutputStream out) throws IOException {
+        List<ImageRecord> images = new java.util.ArrayList<>();
+        for (String n : names) images.add(get(namespace, n).orElseThrow(() -> new OciException("image " + n + " is not on this node; pull it first")));
+        try (AutoCloseable lease = leases.acquire()) {
+            Archives.export(content, images, out);
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+    }
+
+    /** Reads an image archive (OCI layout or docker save), unpacks its images and names them. */
+    public List<ImageRecord> importArchive(String namespace, InputStream in) throws IOException {
+        try (AutoCloseable lease = leases.acquire()) {
+            List<ImageRecord> out = new java.util.ArrayList<>();
+            for (Archives.Imported imp : Archives.read(content, in)) {
+                Reference ref;
+                try {
+                    ref = Reference.parse(imp.name());
+                } catch (IllegalArgumentException e) {
+                    throw new OciException("image name '" + imp.name() + "' in the archive: " + e.getMessage());
+                }
+                Descriptor target = imp.target();
+                byte[] top = content.read(target.digest());
+                Descriptor manifestDesc = target;
+                byte[] manifestBytes = top;
+                List<byte[]> extra = new java.util.ArrayList<>();
+                if (MediaTypes.isIndex(target.mediaType())) {
+                    Index index = Json.read(top, Index.class, "index of " + imp.name());
+                    Descriptor pick = index.manifests() == null ? null : index.manifests().stream()
+                            .filter(d -> platform.matches(d.platform()) && content.has(d.digest())).findFirst().orElse(null);
+                    if (pick == null) throw new OciException("the archive holds no manifest of " + imp.name() + " for platform " + platform);
+                    manifestDesc = pick;
+                    manifestBytes = content.read(pick.digest());
+                    extra.add(top);
+                }
+                Manifest m = Json.read(manifestBytes, Manifest.class, "manifest of " + imp.name());
+                if (m.config() == null || m.layers() == null) throw new OciException("malformed manifest of " + imp.name() + " in the archive");
+                if (!content.has(m.config().digest())) throw new OciException("the archive lacks the config of " + imp.name());
+                out.add(unpackAndRecord(namespace, ref, new Descriptor(target.mediaType(), target.digest(), target.size()),
+                        new Descriptor(manifestDesc.mediaType(), manifestDesc.digest(), manifestDesc.size()), manifestBytes, m,
+                        content.read(m.config().digest()), extra, PullListener.NONE));
+            }
+            if (out.isEmpty()) throw new OciException("the archive names no images");
+            return out;
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
     }
 
     /** Gives an image on this node a second name (in the same namespace). */

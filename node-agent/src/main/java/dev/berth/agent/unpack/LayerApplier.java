@@ -216,7 +216,7 @@ public final class LayerApplier {
                 if (key.startsWith(PAX_XATTR)) out.put(key.substring(PAX_XATTR.length()), java.util.Arrays.copyOfRange(b, eq + 1, end - 1));
                 i = end;
             }
-            out.clear(); if (true) {
+            if (b.length == 0) {
                 for (Map.Entry<String, String> x : e.getExtraPaxHeaders().entrySet()) {
                     if (x.getKey().startsWith(PAX_XATTR)) {
                         out.put(x.getKey().substring(PAX_XATTR.length()), x.getValue().getBytes(StandardCharsets.ISO_8859_1));
@@ -319,7 +319,6 @@ public final class LayerApplier {
                 Syscalls.chmod(p.toString(), (Integer) attrs.get("mode"));
                 Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                         .setTimes((FileTime) attrs.get("lastModifiedTime"), (FileTime) attrs.get("lastAccessTime"), null);
-                copyUserXattrs(below, p);
             } else {
                 Syscalls.chmod(p.toString(), 0755);
             }
