@@ -63,6 +63,10 @@ out=$(berth run --rm -e GREETING=hi -w /tmp -u nobody "$image" sh -c 'echo $GREE
 out=$(stat -c %a "$work/agent.sock"); check "socket mode" "600" "$out"
 
 # image management
+digest=$(berth images ls | awk -v i="$image" '$1==i {print $2}')
+out=$(berth images pull "$registry/test/busybox@$digest"); contains "pull by digest" "pulled $digest" "$out"
+out=$(berth run --rm "$registry/test/busybox@$digest" echo by-digest); check "run by digest" "by-digest" "$out"
+berth images rm "$registry/test/busybox@$digest" >/dev/null
 out=$(berth images inspect "$image"); contains "inspect shows the config" '"Cmd"' "$out"; contains "inspect shows layers" '"layers"' "$out"
 out=$(berth images tag "$image" "$registry/test/renamed:v1"); check "tag prints the new name" "$registry/test/renamed:v1" "$out"
 out=$(berth images ls); contains "the tag is listed" "$registry/test/renamed:v1" "$out"
