@@ -24,6 +24,10 @@ import java.util.stream.Stream;
  */
 public final class ContentStore {
 
+    private static final java.util.regex.Pattern PARTIAL = java.util.regex.Pattern.compile("[a-f0-9]{64}\\.partial");
+    /** Digests being written now: only one writer may resume a digest's partial file. */
+    private final java.util.Set<Digest> resuming = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final Path blobs;
     private final Path ingest;
 
@@ -32,9 +36,10 @@ public final class ContentStore {
         this.ingest = root.resolve("ingest");
         Files.createDirectories(blobs);
         Files.createDirectories(ingest);
-        // Leftovers of an ingest cut short by a crash are never valid content.
+        // Leftovers of an ingest cut short by a crash are never valid content; a download's partial blob
+        // (named by its digest) is kept, so the next pull of it resumes where it stopped.
         try (Stream<Path> s = Files.list(ingest)) {
-            for (Path p : s.toList()) Files.deleteIfExists(p);
+            for (Path p : s.toList()) if (!PARTIAL.matcher(p.getFileName().toString()).matches()) Files.deleteIfExists(p);
         }
     }
 
@@ -56,7 +61,15 @@ public final class ContentStore {
 
     /** A blob being written: callers stream into it; {@link Writer#commit()} verifies and publishes it. */
     public Writer writer(Descriptor expected) throws IOException {
-        return new Writer(expected);
+        return new Writer(expected, false);
+    }
+
+    /**
+     * A writer that continues the partial file an interrupted download of this blob left, if any: its bytes are
+     * hashed again and {@link Writer#written()} says where to resume. What it writes survives a crash until commit.
+     */
+    public Writer resumableWriter(Descriptor expected) throws IOException {
+        return new Writer(expected, true);
     }
 
     /** Stores a whole stream as the blob {@code expected} describes, verifying digest and size. */
@@ -129,12 +142,34 @@ public final class ContentStore {
         private long written;
         private boolean committed;
 
-        private Writer(Descriptor expected) throws IOException {
+        private final boolean partial;
+        private boolean corrupt;
+
+        private Writer(Descriptor expected, boolean resumable) throws IOException {
             this.expected = expected;
-            this.tmp = ingest.resolve(expected.digest().hex() + "-" + UUID.randomUUID());
-            this.channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            this.out = java.nio.channels.Channels.newOutputStream(channel);
             this.hasher = expected.digest().newHasher();
+            this.partial = resumable && expected.digest().algorithm().equals("sha256") && resuming.add(expected.digest());
+            if (partial) {
+                this.tmp = ingest.resolve(expected.digest().hex() + ".partial");
+                this.channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                long have = Math.min(channel.size(), expected.size());
+                channel.truncate(have);
+                try (InputStream old = Files.newInputStream(tmp)) {
+                    byte[] buf = new byte[1 << 16];
+                    for (long left = have; left > 0; ) {
+                        int n = old.read(buf, 0, (int) Math.min(buf.length, left));
+                        if (n <= 0) break;
+                        hasher.update(buf, 0, n);
+                        left -= n;
+                    }
+                }
+                this.written = have;
+                channel.position(have);
+            } else {
+                this.tmp = ingest.resolve(expected.digest().hex() + "-" + UUID.randomUUID());
+                this.channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            }
+            this.out = java.nio.channels.Channels.newOutputStream(channel);
         }
 
         @Override
@@ -145,6 +180,7 @@ public final class ContentStore {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
             if (written + len > expected.size()) {
+                corrupt = true;
                 throw new OciException("blob " + expected.digest() + " is larger than its descriptor's " + expected.size() + " bytes: refused");
             }
             out.write(b, off, len);
@@ -164,10 +200,12 @@ public final class ContentStore {
         /** Verifies size and digest, makes the bytes durable, and moves the blob into place. */
         public void commit() throws IOException {
             if (written != expected.size()) {
+                corrupt = true;
                 throw new OciException("blob " + expected.digest() + " has " + written + " bytes, its descriptor says " + expected.size() + ": refused");
             }
             Digest actual = hasher.digest();
             if (!actual.equals(expected.digest())) {
+                corrupt = true;
                 throw new OciException("blob " + expected.digest() + " does not match its digest (got " + actual + "): corrupt content refused");
             }
             channel.force(true);
@@ -187,7 +225,9 @@ public final class ContentStore {
         @Override
         public void close() throws IOException {
             channel.close();
-            if (!committed) Files.deleteIfExists(tmp);
+            if (partial) resuming.remove(expected.digest());
+            // an interrupted download's bytes stay for the next attempt; wrong bytes never do
+            if (!committed && (!partial || corrupt)) Files.deleteIfExists(tmp);
         }
     }
 }

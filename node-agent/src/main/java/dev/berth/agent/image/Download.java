@@ -37,7 +37,7 @@ final class Download implements Runnable {
         this.ref = ref;
         this.desc = desc;
         this.content = content;
-        this.writer = content.writer(desc);
+        this.writer = content.resumableWriter(desc);
         this.progress = progress;
     }
 
@@ -48,10 +48,14 @@ final class Download implements Runnable {
     @Override
     public void run() {
         Throwable error = null;
+        if (writer.written() > 0) {
+            LOG.info("resuming download of " + desc.digest().shortHex() + " at " + writer.written() + " of " + desc.size() + " bytes");
+            advance(0);
+        }
         byte[] buf = new byte[1 << 16];
         try (ContentStore.Writer w = writer) {
             int attempt = 0;
-            while (true) {
+            while (w.written() < desc.size()) {
                 try (InputStream in = registry.openBlob(ref, desc.digest(), w.written())) {
                     for (int n; (n = in.read(buf)) > 0; ) {
                         w.write(buf, 0, n);
@@ -72,7 +76,7 @@ final class Download implements Runnable {
     }
 
     private synchronized void advance(long n) {
-        written += n;
+        written = writer.written();
         notifyAll();
         progress.accept(written);
     }

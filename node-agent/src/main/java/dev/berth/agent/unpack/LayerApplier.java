@@ -27,9 +27,11 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * Applies one uncompressed layer tar into an overlay upper directory, the way containerd's overlay applier does:
- * paths resolve through the merged view of the layers below (so a symlinked directory of a lower layer is
- * followed, inside the root), whiteouts become overlay whiteouts (a 0:0 character device, or the opaque xattr),
- * and no entry can create, change, link or delete anything outside the snapshot.
+ * whiteouts become overlay whiteouts (a 0:0 character device, or the opaque xattr), attributes, xattrs and times
+ * are set as containerd 1.6 sets them, and no entry can create, change, link or delete anything outside the
+ * snapshot. Two known differences from containerd remain (see DifferentialTest): paths resolve through the merged
+ * view of the layers below, so a symlinked directory of a lower layer is followed, inside the root, where
+ * containerd resolves them in the layer being written only; and a hard link entry's own attributes are ignored.
  */
 public final class LayerApplier {
 
@@ -134,7 +136,7 @@ public final class LayerApplier {
         } else if (e.isLink()) {
             Path source = resolveHardlinkSource(e);
             Files.createLink(target, source);
-            return; // a hard link shares the inode: its attributes are the source's
+            return; // a hard link shares the inode: its attributes are the source's (containerd applies the link entry's)
         } else if (e.isCharacterDevice() || e.isBlockDevice()) {
             int type = e.isCharacterDevice() ? Syscalls.S_IFCHR : Syscalls.S_IFBLK;
             Syscalls.mknod(target.toString(), type | (e.getMode() & 07777), e.getDevMajor(), e.getDevMinor());
@@ -319,6 +321,7 @@ public final class LayerApplier {
                 Syscalls.chmod(p.toString(), (Integer) attrs.get("mode"));
                 Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                         .setTimes((FileTime) attrs.get("lastModifiedTime"), (FileTime) attrs.get("lastAccessTime"), null);
+                copyUserXattrs(below, p);
             } else {
                 Syscalls.chmod(p.toString(), 0755);
             }

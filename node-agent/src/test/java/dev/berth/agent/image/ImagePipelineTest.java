@@ -160,6 +160,49 @@ class ImagePipelineTest {
         // an edge in front of the real registry: the first request for the big blob dies halfway
         java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
         List<String> ranges = Collections.synchronizedList(new ArrayList<>());
+        com.sun.net.httpserver.HttpServer edge = edge(cut, ranges);
+        int port = edge.getAddress().getPort();
+        try {
+            String ref = "127.0.0.1:" + port + "/" + repo + ":latest";
+            var img = store(1L << 30).pull("default", ref);
+            assertTrue(cut.get(), "the edge cut a download");
+            assertFalse(ranges.isEmpty(), "the download resumed with a Range request");
+            assertTrue(ranges.get(0).matches("bytes=[1-9][0-9]*-"), "resumed from what was written: " + ranges);
+            assertEquals(1, snapshots.list().size(), "the image unpacked: " + img.chainId());
+        } finally {
+            edge.stop(0);
+        }
+    }
+
+    @Test
+    void aPartialBlobLeftByACrashIsResumedNotRefetched() throws Exception {
+        String repo = "test/crash-resume";
+        byte[] payload = randomBytes(3 << 20);
+        payload[0] = 7; // not the other test's layer
+        ImageBuilder.Pushed pushed = new ImageBuilder().layer(l -> l.file("random", 0644, payload))
+                .push(new RegistryClient(), Reference.parse(registry.address() + "/" + repo + ":latest"), work);
+        var layer = pushed.layerDigests().get(0);
+        byte[] blob = Files.readAllBytes(registry.blobData(layer.hex()));
+        // what an agent killed mid-download leaves: the first third of the blob under its digest's name
+        Files.write(base.resolve("content/ingest/" + layer.hex() + ".partial"), java.util.Arrays.copyOf(blob, blob.length / 3));
+        content = new ContentStore(base.resolve("content")); // as at the agent's next start: the partial is kept
+        List<String> ranges = Collections.synchronizedList(new ArrayList<>());
+        com.sun.net.httpserver.HttpServer edge = edge(new java.util.concurrent.atomic.AtomicBoolean(true), ranges);
+        try {
+            store(1L << 30).pull("default", "127.0.0.1:" + edge.getAddress().getPort() + "/" + repo + ":latest");
+        } finally {
+            edge.stop(0);
+        }
+        assertEquals(List.of("bytes=" + (blob.length / 3) + "-"), ranges, "only the missing part was fetched");
+        assertTrue(content.has(layer), "the blob was completed and verified");
+        assertFalse(Files.exists(base.resolve("content/ingest/" + layer.hex() + ".partial")), "the partial became the blob");
+    }
+
+    /**
+     * A plain HTTP edge in front of the real registry that records Range headers; while {@code cut} is false the
+     * first large blob response is dropped halfway (then {@code cut} is set).
+     */
+    static com.sun.net.httpserver.HttpServer edge(java.util.concurrent.atomic.AtomicBoolean cut, List<String> ranges) throws java.io.IOException {
         java.net.http.HttpClient upstream = java.net.http.HttpClient.newHttpClient();
         com.sun.net.httpserver.HttpServer edge = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
         edge.createContext("/", ex -> {
@@ -194,17 +237,7 @@ class ImagePipelineTest {
             }
         });
         edge.start();
-        int port = edge.getAddress().getPort();
-        try {
-            String ref = "127.0.0.1:" + port + "/" + repo + ":latest";
-            var img = store(1L << 30).pull("default", ref);
-            assertTrue(cut.get(), "the edge cut a download");
-            assertFalse(ranges.isEmpty(), "the download resumed with a Range request");
-            assertTrue(ranges.get(0).matches("bytes=[1-9][0-9]*-"), "resumed from what was written: " + ranges);
-            assertEquals(1, snapshots.list().size(), "the image unpacked: " + img.chainId());
-        } finally {
-            edge.stop(0);
-        }
+        return edge;
     }
 
     static byte[] randomBytes(int n) {
