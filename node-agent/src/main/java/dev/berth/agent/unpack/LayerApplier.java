@@ -230,8 +230,10 @@ public final class LayerApplier {
     }
 
     /**
-     * Resolves a directory path component by component in the merged view, following symlinks inside the root
-     * (an absolute target restarts at the root; {@code ..} stops at the root). The result has no symlinks in it.
+     * Resolves a directory path component by component, as containerd does: only the layer being written is
+     * consulted, so its own symlinks are followed (inside the root: an absolute target restarts at the root,
+     * {@code ..} stops there), while a lower layer's symlink is hidden by the real directory created over it.
+     * The result has no symlinks in it.
      */
     private List<String> resolveDir(List<String> components, String entryName) throws IOException {
         Deque<String> todo = new ArrayDeque<>(components);
@@ -245,9 +247,9 @@ public final class LayerApplier {
             }
             if (c.equals(".") || c.isEmpty()) continue;
             cur.add(c);
-            Path found = lookup(cur);
-            if (found == null) continue; // will be created as a plain directory
+            Path found = upper.resolve(String.join("/", cur));
             BasicFileAttributes a = lstat(found);
+            if (a == null || isWhiteout(a, found)) continue; // will be created as a plain directory
             if (a.isSymbolicLink()) {
                 if (++links > MAX_SYMLINKS) throw new UnsafeLayerException("too many symlinks resolving '" + entryName + "'");
                 String target = Files.readSymbolicLink(found).toString();
@@ -255,11 +257,11 @@ public final class LayerApplier {
                 if (target.startsWith("/")) cur.clear();
                 List<String> t = new ArrayList<>(List.of(target.split("/")));
                 for (int i = t.size() - 1; i >= 0; i--) todo.addFirst(t.get(i));
-            } else if (!a.isDirectory() && found.startsWith(upper)) {
+            } else if (!a.isDirectory()) {
                 throw new UnsafeLayerException("entry '" + entryName + "' has a parent '" + String.join("/", cur) + "' that is not a directory");
             }
-            // a lower layer's file where the entry needs a directory: the directory is created over it, hiding it,
-            // as containerd does
+            // a lower layer's file or symlink where the entry needs a directory: the directory is created over it,
+            // hiding it, as containerd does
         }
         return cur;
     }
@@ -312,7 +314,7 @@ public final class LayerApplier {
                 if (a.isDirectory()) continue;
                 removeAll(p); // an upper whiteout or file where the merged view has a directory to write into
             }
-            Path below = lookup(rel.subList(0, i + 1));
+            Path below = directoryBelow(rel.subList(0, i + 1));
             Files.createDirectory(p);
             if (below != null && !below.startsWith(upper) && Files.isDirectory(below, LinkOption.NOFOLLOW_LINKS)) {
                 // as containerd: owner, mode, times and (but trusted.*) xattrs of the directory it stands for
@@ -327,6 +329,59 @@ public final class LayerApplier {
             }
         }
         return p;
+    }
+
+    /**
+     * The lower directory a new upper directory stands for: the merged view's entry at {@code rel}, or, where that
+     * is a symlink, what the symlink resolves to inside its own layer (containerd copies that directory's
+     * attributes). Null when no directory shows there.
+     */
+    private Path directoryBelow(List<String> rel) {
+        Path hit = lookup(rel);
+        if (hit == null) return null;
+        BasicFileAttributes a = lstat(hit);
+        if (a.isDirectory()) return hit;
+        if (!a.isSymbolicLink()) return null;
+        for (Path layer : layers) {
+            if (layer != upper && hit.startsWith(layer)) {
+                Path resolved = resolveWithin(layer, rel);
+                return resolved != null && Files.isDirectory(resolved, LinkOption.NOFOLLOW_LINKS) ? resolved : null;
+            }
+        }
+        return null;
+    }
+
+    /** {@code rel} inside one layer's directory, its symlinks followed there (confined to it), or null. */
+    private static Path resolveWithin(Path root, List<String> rel) {
+        Deque<String> todo = new ArrayDeque<>(rel);
+        List<String> cur = new ArrayList<>();
+        int links = 0;
+        while (!todo.isEmpty()) {
+            String c = todo.pollFirst();
+            if (c.equals("..")) {
+                if (!cur.isEmpty()) cur.remove(cur.size() - 1);
+                continue;
+            }
+            if (c.equals(".") || c.isEmpty()) continue;
+            cur.add(c);
+            Path p = root.resolve(String.join("/", cur));
+            BasicFileAttributes a = lstat(p);
+            if (a == null) return null;
+            if (a.isSymbolicLink()) {
+                if (++links > MAX_SYMLINKS) return null;
+                String target;
+                try {
+                    target = Files.readSymbolicLink(p).toString();
+                } catch (IOException e) {
+                    return null;
+                }
+                cur.remove(cur.size() - 1);
+                if (target.startsWith("/")) cur.clear();
+                List<String> t = new ArrayList<>(List.of(target.split("/")));
+                for (int i = t.size() - 1; i >= 0; i--) todo.addFirst(t.get(i));
+            }
+        }
+        return root.resolve(String.join("/", cur));
     }
 
     /**
