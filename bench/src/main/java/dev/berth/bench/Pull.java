@@ -6,14 +6,6 @@ import dev.berth.api.services.images.v1.ImagesGrpc;
 import dev.berth.api.services.images.v1.PullProgress;
 import dev.berth.api.services.images.v1.PullRequest;
 import io.grpc.Channel;
-import io.grpc.ClientInterceptors;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.util.Iterator;
 
 /**
@@ -27,13 +19,8 @@ public final class Pull {
         String socket = args[0];
         String image = args[1];
         int rounds = Integer.parseInt(args[2]);
-        java.util.logging.Logger.getLogger("io.netty").setLevel(java.util.logging.Level.SEVERE);
-        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
-        ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
-                .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
-        Metadata md = new Metadata();
-        md.put(Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER), "bench");
-        Channel ch = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(md));
+        BenchClient client = new BenchClient(socket);
+        Channel ch = client.channel;
         ImageToolsGrpc.ImageToolsBlockingStub tools = ImageToolsGrpc.newBlockingStub(ch);
         ImagesGrpc.ImagesBlockingStub images = ImagesGrpc.newBlockingStub(ch);
         for (int i = 0; i < rounds; i++) {
@@ -44,7 +31,6 @@ public final class Pull {
             System.out.printf("%.4f%n", (System.nanoTime() - t0) / 1e9);
             images.delete(DeleteImageRequest.newBuilder().setName(image).setSync(true).build());
         }
-        channel.shutdownNow();
-        group.shutdownGracefully();
+        client.close();
     }
 }

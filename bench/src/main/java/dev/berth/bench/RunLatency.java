@@ -12,16 +12,7 @@ import dev.berth.api.services.tasks.v1.StartRequest;
 import dev.berth.api.services.tasks.v1.TasksGrpc;
 import dev.berth.api.services.tasks.v1.WaitRequest;
 import io.grpc.Channel;
-import io.grpc.ClientInterceptors;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
  * Request to observed exit of {@code true}, as {@code ctr run --rm} does it: create container, create task,
@@ -34,13 +25,8 @@ public final class RunLatency {
         String socket = args[0];
         String image = args[1];
         int rounds = Integer.parseInt(args[2]);
-        java.util.logging.Logger.getLogger("io.netty").setLevel(java.util.logging.Level.SEVERE);
-        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
-        ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
-                .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
-        Metadata md = new Metadata();
-        md.put(Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER), "bench");
-        Channel ch = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(md));
+        BenchClient client = new BenchClient(socket);
+        Channel ch = client.channel;
         ContainersGrpc.ContainersBlockingStub containers = ContainersGrpc.newBlockingStub(ch);
         TasksGrpc.TasksBlockingStub tasks = TasksGrpc.newBlockingStub(ch);
         Any run = Any.newBuilder().setTypeUrl("types.berth.dev/RunRequest/v1")
@@ -64,8 +50,6 @@ public final class RunLatency {
                 System.out.printf("%.4f%n", s);
             }
         }
-        Arrays.sort(secs);
-        channel.shutdownNow();
-        group.shutdownGracefully();
+        client.close();
     }
 }

@@ -29,9 +29,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * Applies one uncompressed layer tar into an overlay upper directory, the way containerd's overlay applier does:
  * whiteouts become overlay whiteouts (a 0:0 character device, or the opaque xattr), attributes, xattrs and times
  * are set as containerd 1.6 sets them, and no entry can create, change, link or delete anything outside the
- * snapshot. Two known differences from containerd remain (see DifferentialTest): paths resolve through the merged
- * view of the layers below, so a symlinked directory of a lower layer is followed, inside the root, where
- * containerd resolves them in the layer being written only; and a hard link entry's own attributes are ignored.
+ * snapshot. An entry's parents resolve in the layer being written only, as containerd's do: a lower layer's
+ * symlinked directory is hidden by a real directory, not followed. One known difference from containerd remains
+ * (see DifferentialTest): a hard link entry's own attributes are ignored in favour of its source's.
  */
 public final class LayerApplier {
 
@@ -236,6 +236,16 @@ public final class LayerApplier {
      * The result has no symlinks in it.
      */
     private List<String> resolveDir(List<String> components, String entryName) throws IOException {
+        return walk(upper, components, entryName, true);
+    }
+
+    /**
+     * Walks {@code components} inside {@code root}, following the symlinks found there (an absolute target restarts
+     * at {@code root}, {@code ..} stops there). Strict, for the layer being written: a missing component (or a
+     * whiteout) is to be created, and a file in the way or a symlink loop refuses the entry. Lenient, for looking
+     * into a lower layer: either gives null.
+     */
+    private static List<String> walk(Path root, List<String> components, String entryName, boolean strict) throws IOException {
         Deque<String> todo = new ArrayDeque<>(components);
         List<String> cur = new ArrayList<>();
         int links = 0;
@@ -247,18 +257,27 @@ public final class LayerApplier {
             }
             if (c.equals(".") || c.isEmpty()) continue;
             cur.add(c);
-            Path found = upper.resolve(String.join("/", cur));
+            Path found = root.resolve(String.join("/", cur));
             BasicFileAttributes a = lstat(found);
-            if (a == null || isWhiteout(a, found)) continue; // will be created as a plain directory
+            if (a == null || (strict && isWhiteout(a, found))) {
+                if (strict) continue; // will be created as a plain directory
+                return null;
+            }
             if (a.isSymbolicLink()) {
-                if (++links > MAX_SYMLINKS) throw new UnsafeLayerException("too many symlinks resolving '" + entryName + "'");
+                if (++links > MAX_SYMLINKS) {
+                    if (strict) throw new UnsafeLayerException("too many symlinks resolving '" + entryName + "'");
+                    return null;
+                }
                 String target = Files.readSymbolicLink(found).toString();
                 cur.remove(cur.size() - 1);
                 if (target.startsWith("/")) cur.clear();
                 List<String> t = new ArrayList<>(List.of(target.split("/")));
                 for (int i = t.size() - 1; i >= 0; i--) todo.addFirst(t.get(i));
             } else if (!a.isDirectory()) {
-                throw new UnsafeLayerException("entry '" + entryName + "' has a parent '" + String.join("/", cur) + "' that is not a directory");
+                if (strict) {
+                    throw new UnsafeLayerException("entry '" + entryName + "' has a parent '" + String.join("/", cur) + "' that is not a directory");
+                }
+                if (!todo.isEmpty()) return null;
             }
             // a lower layer's file or symlink where the entry needs a directory: the directory is created over it,
             // hiding it, as containerd does
@@ -336,7 +355,7 @@ public final class LayerApplier {
      * is a symlink, what the symlink resolves to inside its own layer (containerd copies that directory's
      * attributes). Null when no directory shows there.
      */
-    private Path directoryBelow(List<String> rel) {
+    private Path directoryBelow(List<String> rel) throws IOException {
         Path hit = lookup(rel);
         if (hit == null) return null;
         BasicFileAttributes a = lstat(hit);
@@ -352,36 +371,9 @@ public final class LayerApplier {
     }
 
     /** {@code rel} inside one layer's directory, its symlinks followed there (confined to it), or null. */
-    private static Path resolveWithin(Path root, List<String> rel) {
-        Deque<String> todo = new ArrayDeque<>(rel);
-        List<String> cur = new ArrayList<>();
-        int links = 0;
-        while (!todo.isEmpty()) {
-            String c = todo.pollFirst();
-            if (c.equals("..")) {
-                if (!cur.isEmpty()) cur.remove(cur.size() - 1);
-                continue;
-            }
-            if (c.equals(".") || c.isEmpty()) continue;
-            cur.add(c);
-            Path p = root.resolve(String.join("/", cur));
-            BasicFileAttributes a = lstat(p);
-            if (a == null) return null;
-            if (a.isSymbolicLink()) {
-                if (++links > MAX_SYMLINKS) return null;
-                String target;
-                try {
-                    target = Files.readSymbolicLink(p).toString();
-                } catch (IOException e) {
-                    return null;
-                }
-                cur.remove(cur.size() - 1);
-                if (target.startsWith("/")) cur.clear();
-                List<String> t = new ArrayList<>(List.of(target.split("/")));
-                for (int i = t.size() - 1; i >= 0; i--) todo.addFirst(t.get(i));
-            }
-        }
-        return root.resolve(String.join("/", cur));
+    private static Path resolveWithin(Path root, List<String> rel) throws IOException {
+        List<String> resolved = walk(root, rel, null, false);
+        return resolved == null ? null : root.resolve(String.join("/", resolved));
     }
 
     /**

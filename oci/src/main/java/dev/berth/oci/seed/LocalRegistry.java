@@ -27,7 +27,16 @@ public final class LocalRegistry implements AutoCloseable {
         this.port = port;
     }
 
+    /** More of the registry's config.yml (an auth section, say), given the registry's own directory for its files. */
+    public interface ExtraConfig {
+        String yaml(Path dir) throws IOException;
+    }
+
     public static LocalRegistry start() throws IOException {
+        return start(dir -> "");
+    }
+
+    public static LocalRegistry start(ExtraConfig extra) throws IOException {
         if (!Files.isExecutable(Path.of(BINARY))) {
             throw new IOException(BINARY + " is missing: install Debian's docker-registry package (apt-get install docker-registry)");
         }
@@ -48,7 +57,7 @@ public final class LocalRegistry implements AutoCloseable {
                     enabled: true
                 http:
                   addr: 127.0.0.1:%d
-                """.formatted(dir.resolve("data"), port));
+                """.formatted(dir.resolve("data"), port) + extra.yaml(dir));
         Process p = new ProcessBuilder(BINARY, "serve", config.toString())
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("registry.log").toFile())
@@ -63,7 +72,8 @@ public final class LocalRegistry implements AutoCloseable {
             }
             try {
                 HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + "/v2/").toURL().openConnection();
-                if (c.getResponseCode() == 200) return r;
+                int code = c.getResponseCode();
+                if (code == 200 || code == 401) return r; // 401: up, and asking for the credentials it was configured with
             } catch (IOException notYet) {
                 // still starting
             }
@@ -81,6 +91,11 @@ public final class LocalRegistry implements AutoCloseable {
     /** host:port, as an image reference names the registry. */
     public String address() {
         return "127.0.0.1:" + port;
+    }
+
+    /** The registry's own log, for a test's failure message. */
+    public String log() throws IOException {
+        return Files.readString(dir.resolve("registry.log"));
     }
 
     /** Where the registry keeps blobs, so a test can corrupt one the way a failing disk would. */
