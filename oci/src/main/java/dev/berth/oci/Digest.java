@@ -101,5 +101,22 @@ public record Digest(String algorithm, String hex) implements Comparable<Digest>
         public Digest digest() {
             return new Digest(algorithm, HexFormat.of().formatHex(md.digest()));
         }
+
+        /** An output stream that hashes what passes through it on its way to {@code out}. */
+        public java.io.OutputStream hashing(java.io.OutputStream out) {
+            return new java.io.FilterOutputStream(out) {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    md.update(b, off, len);
+                    out.write(b, off, len);
+                }
+
+                @Override
+                public void write(int b) throws IOException {
+                    md.update((byte) b);
+                    out.write(b);
+                }
+            };
+        }
     }
 }

@@ -9,10 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -210,19 +207,19 @@ public final class ImageBuilder {
         for (LayerSpec spec : layers) {
             if (docker && compression != MediaTypes.Compression.GZIP) throw new IllegalStateException("Docker media types mean gzip layers");
             Path tmp = Files.createTempFile(workDir, "layer", ".tar");
-            MessageDigest compressed = sha256();
-            MessageDigest uncompressed = sha256();
+            Digest.Hasher compressed = Digest.Hasher.sha256();
+            Digest.Hasher uncompressed = Digest.Hasher.sha256();
             try (OutputStream file = Files.newOutputStream(tmp);
-                 DigestOutputStream dc = new DigestOutputStream(file, compressed);
+                 OutputStream dc = compressed.hashing(file);
                  OutputStream gz = compressor(dc);
-                 DigestOutputStream du = new DigestOutputStream(gz, uncompressed);
+                 OutputStream du = uncompressed.hashing(gz);
                  TarArchiveOutputStream tar = new TarArchiveOutputStream(du)) {
                 tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
                 tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
                 for (Consumer<TarArchiveOutputStream> w : spec.writers) w.accept(tar);
             }
-            Digest d = digestOf(compressed);
-            diffIds.add(digestOf(uncompressed));
+            Digest d = compressed.digest();
+            diffIds.add(uncompressed.digest());
             client.pushBlob(ref, d, tmp);
             String mediaType = docker ? MediaTypes.DOCKER_LAYER_GZIP : switch (compression) {
                 case GZIP -> MediaTypes.OCI_LAYER_GZIP;
@@ -297,17 +294,6 @@ public final class ImageBuilder {
         return d;
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static Digest digestOf(MessageDigest md) {
-        return new Digest("sha256", HexFormat.of().formatHex(md.digest()));
-    }
 
     /** The applet names a busybox binary provides ({@code busybox --list}). */
     public static List<String> busyboxApplets(Path busybox) throws IOException {

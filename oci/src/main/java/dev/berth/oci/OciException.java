@@ -9,4 +9,11 @@ public class OciException extends RuntimeException {
     public OciException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /** The registry (or store) has no such image, manifest or blob. */
+    public static final class NotFound extends OciException {
+        public NotFound(String message) {
+            super(message);
+        }
+    }
 }

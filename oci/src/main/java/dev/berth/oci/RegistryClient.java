@@ -1,5 +1,7 @@
 package dev.berth.oci;
 
+import dev.berth.oci.OciException.NotFound;
+
 import dev.berth.oci.auth.AuthChallenge;
 import dev.berth.oci.auth.RegistryCredentials;
 import dev.berth.oci.auth.RegistryCredentials.Credential;
@@ -91,13 +93,6 @@ public final class RegistryClient {
     private record Endpoint(URI base, String authority, String credentialKey, String label, boolean mirror) {
         URI api(Reference ref, String suffix) {
             return URI.create(base + "/v2/" + ref.repository() + suffix);
-        }
-    }
-
-    /** The registry has no such manifest or blob: the normal answer of a mirror that does not hold it. */
-    private static final class NotFound extends OciException {
-        NotFound(String message) {
-            super(message);
         }
     }
 

@@ -44,7 +44,7 @@ final class Calls {
                 case FAILED -> Status.UNKNOWN;
             };
         } else if (e instanceof OciException o) {
-            st = o.getMessage().startsWith("image not found") ? Status.NOT_FOUND : Status.FAILED_PRECONDITION;
+            st = o instanceof OciException.NotFound ? Status.NOT_FOUND : Status.FAILED_PRECONDITION;
         } else if (e instanceof IllegalArgumentException) {
             st = Status.INVALID_ARGUMENT;
         } else {
@@ -52,6 +52,23 @@ final class Calls {
             st = Status.INTERNAL;
         }
         return st.withDescription(e.getMessage()).asRuntimeException();
+    }
+
+    /**
+     * Waits while a streaming client cannot take more (flow control), so a slow reader is waited for rather than
+     * buffered for without bound; false once the client has gone away.
+     */
+    static boolean awaitReady(io.grpc.stub.ServerCallStreamObserver<?> call) throws java.io.InterruptedIOException {
+        while (!call.isReady()) {
+            if (call.isCancelled()) return false;
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException();
+            }
+        }
+        return !call.isCancelled();
     }
 
     static String require(String value, String what) {

@@ -117,15 +117,7 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
             @Override
             public void flush() throws java.io.IOException {
                 if (n == 0) return;
-                while (!call.isReady()) {
-                    if (call.isCancelled()) throw new java.io.IOException("the client went away");
-                    try {
-                        Thread.sleep(5);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new java.io.InterruptedIOException();
-                    }
-                }
+                if (!Calls.awaitReady(call)) throw new java.io.IOException("the client went away");
                 call.onNext(ArchiveChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(buf, 0, n)).build());
                 n = 0;
             }

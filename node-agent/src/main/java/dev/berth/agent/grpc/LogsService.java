@@ -56,11 +56,7 @@ final class LogsService extends LogsGrpc.LogsImplBase {
         String id = req.getContainerId();
         try (Tail stdout = new Tail(agent.tasks().stdoutLog(ns, id), LogChunk.Stream.STDOUT, req.getTailBytes());
              Tail stderr = new Tail(agent.tasks().stderrLog(ns, id), LogChunk.Stream.STDERR, req.getTailBytes())) {
-            while (!call.isCancelled()) {
-                if (!call.isReady()) { // a slow reader: wait for it rather than buffer without bound
-                    Thread.sleep(POLL_MS);
-                    continue;
-                }
+            while (Calls.awaitReady(call)) {
                 boolean exited = !req.getFollow() || isDone(ns, id);
                 boolean any = stdout.pump(call) | stderr.pump(call);
                 if (!any && exited) break;

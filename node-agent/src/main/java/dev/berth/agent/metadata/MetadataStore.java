@@ -142,7 +142,11 @@ public final class MetadataStore implements AutoCloseable {
                     c.spec, c.labels, c.createdAt, c.updatedAt);
             return true;
         } catch (MetadataException e) {
-            if (e.getMessage().contains("UNIQUE") || e.getMessage().contains("PRIMARY KEY")) return false;
+            if (e.getCause() instanceof org.sqlite.SQLiteException s
+                    && (s.getResultCode() == org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT_PRIMARYKEY
+                        || s.getResultCode() == org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE)) {
+                return false;
+            }
             throw e;
         }
     }

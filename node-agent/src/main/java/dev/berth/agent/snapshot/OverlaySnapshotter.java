@@ -44,10 +44,7 @@ public final class OverlaySnapshotter {
 
     public Extraction startExtraction(String parentChainId) throws IOException {
         String key = EXTRACTING + UUID.randomUUID();
-        SnapshotRecord r = meta.addSnapshot(key, parentChainId, ACTIVE);
-        Path dir = dir(r.id());
-        Files.createDirectories(dir.resolve("fs"));
-        Files.createDirectories(dir.resolve("work"));
+        Path dir = allocate(key, parentChainId);
         return new Extraction(key, dir.resolve("fs"), lowers(parentChainId));
     }
 
@@ -62,11 +59,16 @@ public final class OverlaySnapshotter {
         if (meta.snapshot(parentChainId).isEmpty()) {
             throw new IOException("parent snapshot " + parentChainId + " does not exist; pull the image again");
         }
-        SnapshotRecord r = meta.addSnapshot(key, parentChainId, ACTIVE);
-        Path dir = dir(r.id());
+        allocate(key, parentChainId);
+        return mountOptions(key);
+    }
+
+    /** A new active snapshot: its record, and its empty fs and work directories. */
+    private Path allocate(String key, String parentChainId) throws IOException {
+        Path dir = dir(meta.addSnapshot(key, parentChainId, ACTIVE).id());
         Files.createDirectories(dir.resolve("fs"));
         Files.createDirectories(dir.resolve("work"));
-        return mountOptions(key);
+        return dir;
     }
 
     public String mountOptions(String key) throws IOException {

@@ -78,9 +78,8 @@ public final class TestImages {
         try {
             client.fetchManifest(Reference.parse(registry + "/" + repo + ":latest"), "latest");
             return true;
-        } catch (dev.berth.oci.OciException e) {
-            if (e.getMessage().startsWith("image not found")) return false;
-            throw e;
+        } catch (dev.berth.oci.OciException.NotFound e) {
+            return false;
         }
     }
 
