@@ -14,6 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.berth.agent.runtime.TaskManager;
 import java.nio.file.StandardOpenOption;
 import java.util.logging.Logger;
 
@@ -45,9 +46,11 @@ public class AgentLifecycle {
         agent = new NodeAgent(new NodeAgent.Settings(root, Path.of(config.state()), shim, config.runtime(),
                 config.gcInterval(), config.maxConcurrentDownloads(),
                 config.registryHostsFile().map(f -> RegistryHosts.load(Path.of(f))).orElse(RegistryHosts.none()),
-                config.registryCredentialsFile().map(f -> RegistryCredentials.load(Path.of(f))).orElse(RegistryCredentials.none())));
+                config.registryCredentialsFile().map(f -> RegistryCredentials.load(Path.of(f))).orElse(RegistryCredentials.none()),
+                config.crun(), new TaskManager.LogPolicy(config.logMaxBytes(), config.logMaxFiles())));
         agent.tasks().onEvent(e -> LOG.info("task " + e.type() + ": " + e.namespace() + "/" + e.containerId()
-                + (e.exit() == null ? "" : " exit " + e.exit().exitCode())));
+                + (e.execId() == null ? "" : " exec " + e.execId())
+                + (e.exit() == null ? "" : " exit " + e.exit().exitCode()) + (e.oomKilled() ? " (OOM-killed)" : "")));
         server = new AgentGrpcServer(agent, Path.of(config.socket()), config.maxConcurrentCalls());
         LOG.info("node agent serving on unix://" + config.socket() + " (root " + root + ", state " + config.state() + ", shim " + shim + ")");
     }

@@ -4,7 +4,7 @@ import dev.berth.agent.container.ContainerStore;
 import dev.berth.agent.content.ContentStore;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.metadata.MetadataStore;
-import dev.berth.agent.runtime.Runc;
+import dev.berth.agent.runtime.Runtimes;
 import dev.berth.agent.runtime.TaskManager;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
 import dev.berth.oci.Platform;
@@ -34,9 +34,14 @@ public final class NodeAgent implements AutoCloseable {
      * {@code maxConcurrentDownloads}: layer blobs fetched at once, across all pulls.
      */
     public record Settings(Path root, Path state, Path shim, String runtime, Duration gcInterval, int maxConcurrentDownloads,
-                           RegistryHosts registryHosts, RegistryCredentials registryCredentials) {
+                           RegistryHosts registryHosts, RegistryCredentials registryCredentials, String crun,
+                           TaskManager.LogPolicy logPolicy) {
         public Settings(Path root, Path state, Path shim, String runtime) {
-            this(root, state, shim, runtime, Duration.ZERO, 4, RegistryHosts.none(), RegistryCredentials.none());
+            this(root, state, shim, runtime, Duration.ZERO, 4, RegistryHosts.none(), RegistryCredentials.none(), "/usr/bin/crun", TaskManager.LogPolicy.DEFAULT);
+        }
+
+        public Settings withLogPolicy(TaskManager.LogPolicy p) {
+            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, p);
         }
     }
 
@@ -65,9 +70,10 @@ public final class NodeAgent implements AutoCloseable {
         this.snapshots = new OverlaySnapshotter(s.root().resolve("snapshots"), meta);
         this.images = new ImageStore(new RegistryClient(s.registryHosts(), s.registryCredentials()), content, snapshots, meta, Platform.host(),
                 s.maxConcurrentDownloads(), 64L << 30, leases);
-        this.containers = new ContainerStore(meta, images, snapshots, locks, leases);
+        Runtimes runtimes = new Runtimes(s.runtime(), s.crun(), s.state());
+        this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy());
+        this.containers = new ContainerStore(meta, images, snapshots, locks, leases, tasks, s.crun());
         this.gc = new GarbageCollector(meta, content, snapshots, leases);
-        this.tasks = new TaskManager(s.state(), s.shim(), new Runc(s.runtime(), s.state().resolve("runc")), meta, snapshots, locks);
         tasks.recover();
         if (!s.gcInterval().isZero()) {
             scheduler = Executors.newSingleThreadScheduledExecutor(r -> {

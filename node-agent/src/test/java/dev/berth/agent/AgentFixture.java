@@ -38,7 +38,7 @@ final class AgentFixture implements AutoCloseable {
     }
 
     static RunRequest args(String... args) {
-        return new RunRequest(null, List.of(args), null, null, null, null, null, null);
+        return RunRequest.ofArgs(List.of(args));
     }
 
     /** Runs a container to completion and returns its exit; the container and task stay for inspection. */
@@ -50,7 +50,7 @@ final class AgentFixture implements AutoCloseable {
     }
 
     String stdout(String ns, String id) throws IOException {
-        return Files.readString(agent.tasks().stdoutLog(ns, id));
+        return dev.berth.agent.runtime.ContainerLog.text(agent.tasks().logDir(ns, id), "stdout");
     }
 
     void remove(String ns, String id) throws IOException {

@@ -73,7 +73,7 @@ class PullAndRunTest {
     void exitCodeIsTheContainers() throws Exception {
         TaskExit exit = fx.run("default", "exit3", busybox, AgentFixture.args("sh", "-c", "echo oops >&2; exit 3"));
         assertEquals(3, exit.exitCode());
-        assertEquals("oops\n", Files.readString(fx.agent.tasks().stderrLog("default", "exit3")));
+        assertEquals("oops\n", dev.berth.agent.runtime.ContainerLog.text(fx.agent.tasks().logDir("default", "exit3"), "stderr"));
         fx.remove("default", "exit3");
     }
 

@@ -31,6 +31,18 @@ public interface AgentConfig {
     /** Registry mirrors and plain-HTTP registries (JSON, see RegistryHosts). */
     Optional<String> registryHostsFile();
 
+    /** crun, for containers that choose it (runc stays the default). */
+    @WithDefault("/usr/bin/crun")
+    String crun();
+
+    /** A container log file is rotated when it reaches this size. */
+    @WithDefault("10485760")
+    long logMaxBytes();
+
+    /** Log files kept per container, the live one included. */
+    @WithDefault("3")
+    int logMaxFiles();
+
     /** Layer blobs fetched at once, across all pulls. */
     @WithDefault("4")
     int maxConcurrentDownloads();

@@ -8,7 +8,9 @@ import dev.berth.agent.metadata.MetadataStore.ContainerRecord;
 import dev.berth.agent.metadata.MetadataStore.ImageRecord;
 import dev.berth.agent.runtime.RunRequest;
 import dev.berth.agent.runtime.SpecBuilder;
+import dev.berth.agent.runtime.Runtimes;
 import dev.berth.agent.runtime.TaskException;
+import dev.berth.agent.runtime.TaskManager;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
 import dev.berth.oci.Json;
 import java.io.IOException;
@@ -28,9 +30,14 @@ public final class ContainerStore {
     private final OverlaySnapshotter snapshots;
     private final KeyedLocks locks;
     private final Leases leases;
+    private final TaskManager tasks;
+    private final String crunBinary;
 
-    public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots, KeyedLocks locks, Leases leases) throws IOException {
+    public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots, KeyedLocks locks, Leases leases,
+                          TaskManager tasks, String crunBinary) throws IOException {
         this.leases = leases;
+        this.tasks = tasks;
+        this.crunBinary = crunBinary;
         this.meta = meta;
         this.images = images;
         this.snapshots = snapshots;
@@ -66,7 +73,8 @@ public final class ContainerStore {
         }
         String snapshotKey = ns + "/" + id;
         long now = System.currentTimeMillis();
-        ContainerRecord c = new ContainerRecord(ns, id, image.name(), runtime == null || runtime.isEmpty() ? "io.containerd.runc.v2" : runtime,
+        String runtimeName = Runtimes.validate(request != null && request.runtime() != null ? request.runtime() : runtime, crunBinary);
+        ContainerRecord c = new ContainerRecord(ns, id, image.name(), runtimeName,
                 snapshotKey, spec, labelsJson == null ? "{}" : labelsJson, now, now);
         ReentrantLock lock = locks.lock(ns, id);
         // the lease keeps garbage collection off the image's chain until the container's snapshot references it
@@ -114,6 +122,7 @@ public final class ContainerStore {
             }
             meta.deleteContainer(ns, id);
             snapshots.remove(c.snapshotKey());
+            tasks.removeLogs(ns, id);
         } finally {
             lock.unlock();
         }
@@ -126,6 +135,6 @@ public final class ContainerStore {
     }
 
     private static RunRequest emptyRequest() {
-        return new RunRequest(null, null, null, null, null, null, null, null);
+        return RunRequest.ofArgs(null);
     }
 }

@@ -54,6 +54,7 @@ public final class AgentGrpcServer implements AutoCloseable {
                 .addService(ServerInterceptors.intercept(new ContainersService(agent), ns))
                 .addService(ServerInterceptors.intercept(new TasksService(agent), ns))
                 .addService(ServerInterceptors.intercept(new LogsService(agent), ns))
+                .addService(ServerInterceptors.intercept(new AttachService(agent), ns))
                 .addService(ServerInterceptors.intercept(new SnapshotsService(agent), ns))
                 .addService(ServerInterceptors.intercept(new ContentService(agent), ns))
                 .addService(new VersionService())

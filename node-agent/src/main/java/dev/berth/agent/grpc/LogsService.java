@@ -9,21 +9,19 @@ import dev.berth.api.services.logs.v1.LogsGrpc;
 import dev.berth.api.services.logs.v1.ReadLogsRequest;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.berth.agent.runtime.ContainerLog;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * A container's stdout and stderr as the shim writes them; with {@code follow}, new output streams until the task
- * has exited and both logs are drained.
+ * A container's stdout and stderr records as the shim writes them (timestamped, across rotated files and restarts);
+ * with {@code follow}, new records stream until the task has exited and the log is drained.
  */
 final class LogsService extends LogsGrpc.LogsImplBase {
 
-    private static final int CHUNK = 32 * 1024;
     private static final long POLL_MS = 10;
 
     private final NodeAgent agent;
@@ -54,13 +52,35 @@ final class LogsService extends LogsGrpc.LogsImplBase {
 
     private void stream(String ns, ReadLogsRequest req, ServerCallStreamObserver<LogChunk> call) {
         String id = req.getContainerId();
-        try (Tail stdout = new Tail(agent.tasks().stdoutLog(ns, id), LogChunk.Stream.STDOUT, req.getTailBytes());
-             Tail stderr = new Tail(agent.tasks().stderrLog(ns, id), LogChunk.Stream.STDERR, req.getTailBytes())) {
-            while (Calls.awaitReady(call)) {
-                boolean exited = !req.getFollow() || isDone(ns, id);
-                boolean any = stdout.pump(call) | stderr.pump(call);
-                if (!any && exited) break;
-                if (!any) Thread.sleep(POLL_MS);
+        try (ContainerLog log = new ContainerLog(agent.tasks().logDir(ns, id))) {
+            // what is stored now, filtered by time and cut to the requested tail
+            ArrayDeque<ContainerLog.Entry> backlog = new ArrayDeque<>();
+            long bytes = 0;
+            for (List<ContainerLog.Entry> batch; !(batch = log.poll()).isEmpty(); ) {
+                for (ContainerLog.Entry e : batch) {
+                    if (!wanted(req, e)) continue;
+                    backlog.addLast(e);
+                    bytes += e.content().length;
+                    while (req.getTailLines() > 0 && backlog.size() > req.getTailLines()) bytes -= backlog.removeFirst().content().length;
+                    while (req.getTailBytes() > 0 && bytes > req.getTailBytes() && backlog.size() > 1) bytes -= backlog.removeFirst().content().length;
+                }
+            }
+            for (ContainerLog.Entry e : backlog) {
+                if (!Calls.awaitReady(call)) return;
+                call.onNext(chunk(e));
+            }
+            while (req.getFollow()) {
+                boolean exited = isDone(ns, id);
+                List<ContainerLog.Entry> batch = log.poll();
+                for (ContainerLog.Entry e : batch) {
+                    if (!wanted(req, e)) continue;
+                    if (!Calls.awaitReady(call)) return;
+                    call.onNext(chunk(e));
+                }
+                if (batch.isEmpty()) {
+                    if (exited) break;
+                    Thread.sleep(POLL_MS);
+                }
             }
             if (!call.isCancelled()) call.onCompleted();
         } catch (InterruptedException e) {
@@ -70,40 +90,21 @@ final class LogsService extends LogsGrpc.LogsImplBase {
         }
     }
 
+    private static boolean wanted(ReadLogsRequest req, ContainerLog.Entry e) {
+        return req.getSinceUnixNanos() == 0 || nanos(e) >= req.getSinceUnixNanos();
+    }
+
+    private static long nanos(ContainerLog.Entry e) {
+        return e.time().getEpochSecond() * 1_000_000_000L + e.time().getNano();
+    }
+
+    private static LogChunk chunk(ContainerLog.Entry e) {
+        return LogChunk.newBuilder().setStream(e.stream().equals("stderr") ? LogChunk.Stream.STDERR : LogChunk.Stream.STDOUT)
+                .setData(ByteString.copyFrom(e.content())).setTimeUnixNanos(nanos(e)).build();
+    }
+
     private boolean isDone(String ns, String id) {
         Optional<TaskRecord> t = agent.tasks().get(ns, id);
         return t.isEmpty() || t.get().status().equals(TaskManager.STOPPED);
-    }
-
-    /** Reads one log file from an offset onwards; a file that does not exist yet is read once it appears. */
-    private static final class Tail implements AutoCloseable {
-        private final Path path;
-        private final LogChunk.Stream stream;
-        private final long tailBytes;
-        private RandomAccessFile file;
-        private final byte[] buf = new byte[CHUNK];
-
-        Tail(Path path, LogChunk.Stream stream, long tailBytes) {
-            this.path = path;
-            this.stream = stream;
-            this.tailBytes = tailBytes;
-        }
-
-        boolean pump(StreamObserver<LogChunk> out) throws IOException {
-            if (file == null) {
-                if (!Files.exists(path)) return false;
-                file = new RandomAccessFile(path.toFile(), "r");
-                if (tailBytes > 0 && file.length() > tailBytes) file.seek(file.length() - tailBytes);
-            }
-            int n = file.read(buf);
-            if (n <= 0) return false;
-            out.onNext(LogChunk.newBuilder().setStream(stream).setData(ByteString.copyFrom(buf, 0, n)).build());
-            return true;
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (file != null) file.close();
-        }
     }
 }

@@ -55,9 +55,30 @@ public final class MetadataStore implements AutoCloseable {
                           exit_code INTEGER, exit_signal INTEGER, exited_at INTEGER, created_at INTEGER NOT NULL,
                           PRIMARY KEY (namespace, container_id),
                           FOREIGN KEY (namespace, container_id) REFERENCES containers(namespace, id) ON DELETE CASCADE)""");
+                migrate(s);
             }
         } catch (SQLException e) {
             throw new IOException("cannot open the agent's metadata store " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Schema changes after the first release, one step per {@code user_version}. */
+    private static void migrate(Statement s) throws SQLException {
+        int version;
+        try (ResultSet rs = s.executeQuery("PRAGMA user_version")) {
+            version = rs.next() ? rs.getInt(1) : 0;
+        }
+        if (version < 1) {
+            s.execute("ALTER TABLE tasks ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0");
+            s.execute("ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0");
+            s.execute("ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0");
+            s.execute("""
+                    CREATE TABLE IF NOT EXISTS execs (
+                      namespace TEXT NOT NULL, container_id TEXT NOT NULL, exec_id TEXT NOT NULL,
+                      pid INTEGER NOT NULL, status TEXT NOT NULL, exit_code INTEGER, exit_signal INTEGER, exited_at INTEGER,
+                      PRIMARY KEY (namespace, container_id, exec_id),
+                      FOREIGN KEY (namespace, container_id) REFERENCES tasks(namespace, container_id) ON DELETE CASCADE)""");
+            s.execute("PRAGMA user_version=1");
         }
     }
 
@@ -138,7 +159,7 @@ public final class MetadataStore implements AutoCloseable {
     /** Inserts a container; false when the id is taken in that namespace. */
     public synchronized boolean addContainer(ContainerRecord c) {
         try {
-            update("INSERT INTO containers VALUES (?,?,?,?,?,?,?,?,?)", c.namespace, c.id, c.image, c.runtime, c.snapshotKey,
+            update("INSERT INTO containers (namespace, id, image, runtime, snapshot_key, spec, labels, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)", c.namespace, c.id, c.image, c.runtime, c.snapshotKey,
                     c.spec, c.labels, c.createdAt, c.updatedAt);
             return true;
         } catch (MetadataException e) {
@@ -163,6 +184,22 @@ public final class MetadataStore implements AutoCloseable {
         return update("DELETE FROM containers WHERE namespace=? AND id=?", ns, id) > 0;
     }
 
+    /** How often the node restarted a container, and whether its user stopped it (which ends restarts). */
+    public record RestartState(int restartCount, boolean stoppedByUser) {}
+
+    public synchronized RestartState restartState(String ns, String id) {
+        return query("SELECT restart_count, stopped_by_user FROM containers WHERE namespace=? AND id=?",
+                rs -> new RestartState(rs.getInt(1), rs.getInt(2) != 0), ns, id).stream().findFirst().orElse(new RestartState(0, false));
+    }
+
+    public synchronized void setStoppedByUser(String ns, String id, boolean stopped) {
+        update("UPDATE containers SET stopped_by_user=? WHERE namespace=? AND id=?", stopped ? 1 : 0, ns, id);
+    }
+
+    public synchronized void countRestart(String ns, String id) {
+        update("UPDATE containers SET restart_count=restart_count+1 WHERE namespace=? AND id=?", ns, id);
+    }
+
     private static ContainerRecord container(ResultSet rs) throws SQLException {
         return new ContainerRecord(rs.getString("namespace"), rs.getString("id"), rs.getString("image"), rs.getString("runtime"),
                 rs.getString("snapshot_key"), rs.getString("spec"), rs.getString("labels"), rs.getLong("created_at"), rs.getLong("updated_at"));
@@ -171,14 +208,56 @@ public final class MetadataStore implements AutoCloseable {
     // ---- tasks
 
     public record TaskRecord(String namespace, String containerId, int pid, String status,
-                             Integer exitCode, Integer exitSignal, Long exitedAt, long createdAt) {}
+                             Integer exitCode, Integer exitSignal, Long exitedAt, long createdAt, boolean oomKilled) {}
 
     public synchronized void putTask(TaskRecord t) {
         update("""
-                INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?)
+                INSERT INTO tasks (namespace, container_id, pid, status, exit_code, exit_signal, exited_at, created_at, oom_killed)
+                VALUES (?,?,?,?,?,?,?,?,?)
                 ON CONFLICT(namespace, container_id) DO UPDATE SET pid=excluded.pid, status=excluded.status,
+                  exit_code=excluded.exit_code, exit_signal=excluded.exit_signal, exited_at=excluded.exited_at,
+                  oom_killed=excluded.oom_killed""",
+                t.namespace, t.containerId, t.pid, t.status, t.exitCode, t.exitSignal, t.exitedAt, t.createdAt, t.oomKilled ? 1 : 0);
+    }
+
+    /** Moves a live task between RUNNING and PAUSED; false when it is in neither (it may have exited). */
+    public synchronized boolean setLiveStatus(String ns, String id, String from, String to) {
+        return update("UPDATE tasks SET status=? WHERE namespace=? AND container_id=? AND status=?", to, ns, id, from) > 0;
+    }
+
+    // ---- exec processes
+
+    public record ExecRecord(String namespace, String containerId, String execId, int pid, String status,
+                             Integer exitCode, Integer exitSignal, Long exitedAt) {}
+
+    public synchronized void putExec(ExecRecord e) {
+        update("""
+                INSERT INTO execs VALUES (?,?,?,?,?,?,?,?)
+                ON CONFLICT(namespace, container_id, exec_id) DO UPDATE SET pid=excluded.pid, status=excluded.status,
                   exit_code=excluded.exit_code, exit_signal=excluded.exit_signal, exited_at=excluded.exited_at""",
-                t.namespace, t.containerId, t.pid, t.status, t.exitCode, t.exitSignal, t.exitedAt, t.createdAt);
+                e.namespace, e.containerId, e.execId, e.pid, e.status, e.exitCode, e.exitSignal, e.exitedAt);
+    }
+
+    public synchronized Optional<ExecRecord> exec(String ns, String id, String execId) {
+        return query("SELECT * FROM execs WHERE namespace=? AND container_id=? AND exec_id=?", MetadataStore::exec, ns, id, execId).stream().findFirst();
+    }
+
+    public synchronized List<ExecRecord> execs(String ns, String id) {
+        return query("SELECT * FROM execs WHERE namespace=? AND container_id=?", MetadataStore::exec, ns, id);
+    }
+
+    public synchronized List<ExecRecord> liveExecs() {
+        return query("SELECT * FROM execs WHERE status<>'STOPPED'", MetadataStore::exec);
+    }
+
+    public synchronized boolean deleteExec(String ns, String id, String execId) {
+        return update("DELETE FROM execs WHERE namespace=? AND container_id=? AND exec_id=?", ns, id, execId) > 0;
+    }
+
+    private static ExecRecord exec(ResultSet rs) throws SQLException {
+        return new ExecRecord(rs.getString("namespace"), rs.getString("container_id"), rs.getString("exec_id"), rs.getInt("pid"),
+                rs.getString("status"), (Integer) rs.getObject("exit_code"), (Integer) rs.getObject("exit_signal"),
+                rs.getObject("exited_at") == null ? null : rs.getLong("exited_at"));
     }
 
     /** CREATED becomes RUNNING; false when the task has moved on already (it may have exited that fast). */
@@ -205,7 +284,7 @@ public final class MetadataStore implements AutoCloseable {
     private static TaskRecord task(ResultSet rs) throws SQLException {
         return new TaskRecord(rs.getString("namespace"), rs.getString("container_id"), rs.getInt("pid"), rs.getString("status"),
                 (Integer) rs.getObject("exit_code"), (Integer) rs.getObject("exit_signal"),
-                rs.getObject("exited_at") == null ? null : rs.getLong("exited_at"), rs.getLong("created_at"));
+                rs.getObject("exited_at") == null ? null : rs.getLong("exited_at"), rs.getLong("created_at"), rs.getInt("oom_killed") != 0);
     }
 
     // ---- plumbing

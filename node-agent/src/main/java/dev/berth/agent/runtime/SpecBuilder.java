@@ -21,6 +21,22 @@ public final class SpecBuilder {
             "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi");
     static final List<String> READONLY = List.of("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger");
     public static final String USER_ANNOTATION = "dev.berth.user";
+    public static final String RESTART_ANNOTATION = "dev.berth.restart";
+    public static final String STDIN_ANNOTATION = "dev.berth.stdin";
+    public static final String PORTS_ANNOTATION = "dev.berth.ports";
+    /** Marks a spec Berth built: the task gets its own /etc/hosts, /etc/hostname and /etc/resolv.conf. */
+    public static final String ETC_ANNOTATION = "dev.berth.etc";
+    /** Syscalls a container never needs and that widen the kernel's attack surface (containerd's profile refuses them too). */
+    static final List<String> DENIED_SYSCALLS = List.of(
+            "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module", "finit_module",
+            "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp",
+            "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount",
+            "name_to_handle_at", "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
+            "process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot",
+            "request_key", "setns", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "_sysctl", "umount", "umount2",
+            "unshare", "uselib", "userfaultfd", "ustat", "vm86", "vm86old");
+    /** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: new namespaces stay the runtime's business. */
+    static final long[] CLONE_NS_FLAGS = {0x00020000L, 0x02000000L, 0x04000000L, 0x08000000L, 0x10000000L, 0x20000000L, 0x40000000L};
     static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     private SpecBuilder() {}
@@ -40,7 +56,7 @@ public final class SpecBuilder {
         String user = req.user() != null ? req.user() : exec.user();
 
         Map<String, Object> process = new LinkedHashMap<>();
-        process.put("terminal", false);
+        process.put("terminal", Boolean.TRUE.equals(req.tty()));
         process.put("user", Map.of("uid", 0, "gid", 0));
         process.put("args", args);
         process.put("env", env);
@@ -62,18 +78,123 @@ public final class SpecBuilder {
         linux.put("namespaces", namespaces);
         linux.put("maskedPaths", MASKED);
         linux.put("readonlyPaths", READONLY);
-        linux.put("resources", Map.of("devices", List.of(Map.of("allow", false, "access", "rwm"))));
+        linux.put("resources", resources(req.resources()));
         linux.put("cgroupsPath", "/berth/" + namespace + "/" + id);
+        linux.put("seccomp", seccomp());
 
         Map<String, Object> spec = new LinkedHashMap<>();
         spec.put("ociVersion", "1.0.2");
         spec.put("process", process);
         spec.put("root", Map.of("path", "rootfs", "readonly", Boolean.TRUE.equals(req.readOnlyRootfs())));
         spec.put("hostname", req.hostname() != null ? req.hostname() : (network.equals("host") ? hostHostname() : shortId(id)));
-        spec.put("mounts", defaultMounts());
+        List<Map<String, Object>> mounts = new ArrayList<>(defaultMounts());
+        if (req.mounts() != null) for (RunRequest.Mount m : req.mounts()) mounts.add(userMount(m));
+        spec.put("mounts", mounts);
         spec.put("linux", linux);
-        if (user != null && !user.isEmpty()) spec.put("annotations", Map.of(USER_ANNOTATION, user));
+        Map<String, Object> annotations = new LinkedHashMap<>();
+        annotations.put(ETC_ANNOTATION, "true");
+        if (user != null && !user.isEmpty()) annotations.put(USER_ANNOTATION, user);
+        if (req.restart() != null) annotations.put(RESTART_ANNOTATION, RestartPolicy.parse(req.restart()).toString());
+        if (Boolean.TRUE.equals(req.stdin())) annotations.put(STDIN_ANNOTATION, "true");
+        List<String> ports = exposedPorts(image, req.ports());
+        if (!ports.isEmpty()) annotations.put(PORTS_ANNOTATION, String.join(",", ports));
+        spec.put("annotations", annotations);
         return spec;
+    }
+
+    /** Cgroup limits, validated; the device rule denies every device node but the runtime's defaults. */
+    static Map<String, Object> resources(RunRequest.Resources r) {
+        Map<String, Object> res = new LinkedHashMap<>();
+        res.put("devices", List.of(Map.of("allow", false, "access", "rwm")));
+        if (r == null) return res;
+        if (r.memoryBytes() != null) {
+            if (r.memoryBytes() < 6 * 1024 * 1024) throw new IllegalArgumentException("memory limit " + r.memoryBytes() + " bytes is too small: give at least 6m");
+            // no swap beyond the limit, so that the limit is what the container can use
+            res.put("memory", Map.of("limit", r.memoryBytes(), "swap", r.memoryBytes()));
+        }
+        Map<String, Object> cpu = new LinkedHashMap<>();
+        if (r.cpus() != null) {
+            if (!(r.cpus() > 0) || r.cpus() > Runtime.getRuntime().availableProcessors() * 64.0) {
+                throw new IllegalArgumentException("cpus " + r.cpus() + " is out of range: give a positive number such as 0.5 or 2");
+            }
+            cpu.put("period", 100_000L);
+            cpu.put("quota", Math.max(1_000L, Math.round(r.cpus() * 100_000)));
+        }
+        if (r.cpuShares() != null) {
+            if (r.cpuShares() < 2 || r.cpuShares() > 262_144) throw new IllegalArgumentException("cpu shares " + r.cpuShares() + " are out of range: give 2 to 262144 (1024 is the default weight)");
+            cpu.put("shares", r.cpuShares());
+        }
+        if (!cpu.isEmpty()) res.put("cpu", cpu);
+        if (r.pidsLimit() != null) {
+            if (r.pidsLimit() < 1) throw new IllegalArgumentException("pids limit " + r.pidsLimit() + " must be at least 1");
+            res.put("pids", Map.of("limit", r.pidsLimit()));
+        }
+        return res;
+    }
+
+    static Map<String, Object> userMount(RunRequest.Mount m) {
+        String type = m.type() == null ? "bind" : m.type();
+        String dest = m.destination();
+        if (dest == null || !dest.startsWith("/") || dest.contains("/../") || dest.endsWith("/..")) {
+            throw new IllegalArgumentException("mount destination '" + dest + "' must be an absolute path inside the container");
+        }
+        List<String> options = new ArrayList<>();
+        switch (type) {
+            case "bind" -> {
+                String src = m.source();
+                if (src == null || !src.startsWith("/")) throw new IllegalArgumentException("bind mount source '" + src + "' must be an absolute host path");
+                if (!java.nio.file.Files.exists(java.nio.file.Path.of(src))) {
+                    throw new IllegalArgumentException("bind mount source " + src + " does not exist on this node; create it first");
+                }
+                options.add("rbind");
+                options.add("rprivate");
+                options.add(Boolean.TRUE.equals(m.readOnly()) ? "ro" : "rw");
+                return mount(dest, "bind", src, options);
+            }
+            case "tmpfs" -> {
+                options.addAll(List.of("nosuid", "nodev"));
+                if (Boolean.TRUE.equals(m.readOnly())) options.add("ro");
+                if (m.options() != null && !m.options().isBlank()) {
+                    for (String o : m.options().split(",")) {
+                        if (!o.matches("(size|mode|uid|gid|nr_inodes)=[0-9a-zA-Z%]+|noexec|exec|ro|rw")) {
+                            throw new IllegalArgumentException("tmpfs option '" + o + "' is not allowed: use size=, mode=, uid=, gid=, nr_inodes=, noexec, exec, ro or rw");
+                        }
+                        options.add(o);
+                    }
+                }
+                return mount(dest, "tmpfs", "tmpfs", options);
+            }
+            default -> throw new IllegalArgumentException("unknown mount type '" + type + "': use bind or tmpfs");
+        }
+    }
+
+    /** Denies the syscalls in {@link #DENIED_SYSCALLS} with EPERM, clone3 with ENOSYS (so libc falls back to clone, whose flags can be checked). */
+    static Map<String, Object> seccomp() {
+        List<Map<String, Object>> rules = new ArrayList<>();
+        rules.add(Map.of("names", DENIED_SYSCALLS, "action", "SCMP_ACT_ERRNO", "errnoRet", 1));
+        rules.add(Map.of("names", List.of("clone3"), "action", "SCMP_ACT_ERRNO", "errnoRet", 38));
+        for (long flag : CLONE_NS_FLAGS) {
+            rules.add(Map.of("names", List.of("clone"), "action", "SCMP_ACT_ERRNO", "errnoRet", 1,
+                    "args", List.of(Map.of("index", 0, "value", flag, "valueTwo", flag, "op", "SCMP_CMP_MASKED_EQ"))));
+        }
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("defaultAction", "SCMP_ACT_ALLOW");
+        s.put("architectures", List.of("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"));
+        s.put("syscalls", rules);
+        return s;
+    }
+
+    /** The image's exposed ports and the request's, as "80/tcp" strings: recorded, not published. */
+    static List<String> exposedPorts(ImageConfig image, List<String> requested) {
+        java.util.TreeSet<String> ports = new java.util.TreeSet<>();
+        if (image.execution().exposedPorts() != null) ports.addAll(image.execution().exposedPorts().keySet());
+        if (requested != null) {
+            for (String p : requested) {
+                if (!p.matches("[0-9]{1,5}(/(tcp|udp|sctp))?")) throw new IllegalArgumentException("port '" + p + "' must look like 80 or 53/udp");
+                ports.add(p.contains("/") ? p : p + "/tcp");
+            }
+        }
+        return new ArrayList<>(ports);
     }
 
     static List<Map<String, Object>> defaultMounts() {

@@ -10,15 +10,13 @@ import dev.berth.agent.sys.Syscalls;
 import dev.berth.agent.sys.Trees;
 import dev.berth.oci.Json;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -42,29 +40,54 @@ public final class TaskManager implements AutoCloseable {
     public static final String CREATED = "CREATED";
     public static final String RUNNING = "RUNNING";
     public static final String STOPPED = "STOPPED";
+    public static final String PAUSED = "PAUSED";
+    private static final java.util.regex.Pattern EXEC_ID = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
     private final Path tasksRoot;
+    private final Path logsRoot;
     private final Path shim;
-    private final Runc runc;
+    private final Runtimes runtimes;
     private final MetadataStore meta;
     private final OverlaySnapshotter snapshots;
     private final KeyedLocks locks;
+    private final LogPolicy logPolicy;
     private final Map<String, CompletableFuture<TaskExit>> exits = new ConcurrentHashMap<>();
+    private final Map<String, CompletableFuture<TaskExit>> execExits = new ConcurrentHashMap<>();
+    private final Map<String, Integer> quickFailures = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ScheduledExecutorService restarter = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "restarter");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile Consumer<TaskEvent> listener = e -> { };
     private volatile boolean closed;
 
-    /** A change of a task's state, for the event stream. */
-    public record TaskEvent(String namespace, String containerId, String type, TaskExit exit) {}
+    /** A change of a task's (or one of its exec processes') state, for the event stream. */
+    public record TaskEvent(String namespace, String containerId, String type, TaskExit exit, boolean oomKilled, String execId) {
+        TaskEvent(String namespace, String containerId, String type, TaskExit exit) {
+            this(namespace, containerId, type, exit, false, null);
+        }
+    }
 
-    public TaskManager(Path stateRoot, Path shim, Runc runc, MetadataStore meta, OverlaySnapshotter snapshots, KeyedLocks locks) throws IOException {
+    /** Size-based rotation of container logs: at most {@code maxFiles} files of {@code maxBytes} each. */
+    public record LogPolicy(long maxBytes, int maxFiles) {
+        public static final LogPolicy DEFAULT = new LogPolicy(10L * 1024 * 1024, 3);
+    }
+
+    public TaskManager(Path stateRoot, Path logsRoot, Path shim, Runtimes runtimes, MetadataStore meta, OverlaySnapshotter snapshots,
+                       KeyedLocks locks, LogPolicy logPolicy) throws IOException {
         this.tasksRoot = stateRoot.resolve("tasks");
+        this.logsRoot = logsRoot;
         this.shim = shim;
-        this.runc = runc;
+        this.runtimes = runtimes;
         this.meta = meta;
         this.snapshots = snapshots;
         this.locks = locks;
+        this.logPolicy = logPolicy;
         Files.createDirectories(tasksRoot);
         Files.setPosixFilePermissions(tasksRoot, PosixFilePermissions.fromString("rwx--x--x"));
+        Files.createDirectories(logsRoot);
+        Files.setPosixFilePermissions(logsRoot, PosixFilePermissions.fromString("rwx------"));
         if (!Files.isExecutable(shim)) throw new IOException("shim binary " + shim + " is missing or not executable; build the node agent (mvn package) or set berth.agent.shim");
     }
 
@@ -78,6 +101,15 @@ public final class TaskManager implements AutoCloseable {
 
     /** Creates the task of a container: rootfs mounted, bundle written, runtime create done by the shim. */
     public TaskRecord create(ContainerRecord c) throws IOException {
+        return createTask(c, false, true);
+    }
+
+    /** Creates and starts the task in one runtime call (what {@code berth run} wants: one process start saved). */
+    public TaskRecord run(ContainerRecord c) throws IOException {
+        return createTask(c, true, true);
+    }
+
+    private TaskRecord createTask(ContainerRecord c, boolean start, boolean byUser) throws IOException {
         String ns = c.namespace();
         ReentrantLock lock = locks.lock(ns, c.id());
         try {
@@ -85,8 +117,9 @@ public final class TaskManager implements AutoCloseable {
             if (existing.isPresent()) {
                 throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container " + c.id() + " already has a task (" + existing.get().status().toLowerCase() + "); delete it first");
             }
+            Runc runc = runtimes.forContainer(c);
             Path dir = taskDir(ns, c.id());
-            if (Files.exists(dir)) discardOrphan(ns, c.id()); // left by a crash between launch and record
+            if (Files.exists(dir)) discardOrphan(ns, c.id(), runc); // left by a crash between launch and record
             Files.createDirectories(dir.getParent());
             Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Path rootfs = dir.resolve("rootfs");
@@ -97,18 +130,21 @@ public final class TaskManager implements AutoCloseable {
                 mounted = true;
                 Map<String, Object> spec = Json.MAPPER.readValue(c.spec(), new TypeReference<Map<String, Object>>() { });
                 resolveUser(spec, rootfs);
+                EtcFiles.add(spec, dir);
                 Path config = dir.resolve("config.json");
                 Files.createFile(config, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
                 Files.write(config, Json.write(spec));
-                int pid = launchShim(ns, c.id(), dir);
+                if (byUser) meta.setStoppedByUser(ns, c.id(), false);
+                int pid = launchShim(ns, c.id(), dir, runc, terminal(spec), annotation(spec, SpecBuilder.STDIN_ANNOTATION) != null, start);
                 launched = true;
-                TaskRecord t = new TaskRecord(ns, c.id(), pid, CREATED, null, null, null, System.currentTimeMillis());
+                TaskRecord t = new TaskRecord(ns, c.id(), pid, start ? RUNNING : CREATED, null, null, null, System.currentTimeMillis(), false);
                 meta.putTask(t);
                 watch(ns, c.id());
                 listener.accept(new TaskEvent(ns, c.id(), "created", null));
+                if (start) listener.accept(new TaskEvent(ns, c.id(), "started", null));
                 return t;
             } catch (IOException | RuntimeException e) {
-                if (launched) discardOrphan(ns, c.id());
+                if (launched) discardOrphan(ns, c.id(), runc);
                 else {
                     if (mounted) Syscalls.unmount(rootfs.toString());
                     Trees.remove(dir);
@@ -127,7 +163,7 @@ public final class TaskManager implements AutoCloseable {
             if (!t.status().equals(CREATED)) {
                 throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " is " + t.status().toLowerCase() + ", not created: it cannot be started again; delete it and create a new one");
             }
-            runc.start(ns, id);
+            runtimes.forContainer(container(ns, id)).start(ns, id);
             // A process that exits at once may be recorded STOPPED already: the update never overwrites that.
             meta.markRunning(ns, id);
             listener.accept(new TaskEvent(ns, id, "started", null));
@@ -139,9 +175,11 @@ public final class TaskManager implements AutoCloseable {
 
     public void kill(String ns, String id, int signal, boolean all) throws IOException {
         TaskRecord t = require(ns, id);
+        // a user's TERM, KILL, INT or QUIT ends the container for good: no restart policy brings it back
+        if (signal == 15 || signal == 9 || signal == 2 || signal == 3) meta.setStoppedByUser(ns, id, true);
         if (t.status().equals(STOPPED)) return;
         try {
-            runc.kill(ns, id, signal, all);
+            runtimes.forContainer(container(ns, id)).kill(ns, id, signal, all);
         } catch (IOException e) {
             // the process may have exited between our check and the signal
             if (!require(ns, id).status().equals(STOPPED)) throw e;
@@ -170,18 +208,13 @@ public final class TaskManager implements AutoCloseable {
                 }
                 t = require(ns, id);
             }
-            try {
-                runc.delete(ns, id, true);
-            } catch (IOException e) {
-                LOG.log(Level.FINE, "runtime delete of " + id + ": " + e.getMessage());
-            }
-            cleanup(ns, id);
+            removeRuntimeState(ns, id);
             synchronized (this) {
                 meta.deleteTask(ns, id);
                 CompletableFuture<TaskExit> f = exits.remove(key(ns, id));
                 if (f != null && !f.isDone()) f.complete(exitOf(t));
             }
-            listener.accept(new TaskEvent(ns, id, "deleted", exitOf(t)));
+            listener.accept(new TaskEvent(ns, id, "deleted", exitOf(t), t.oomKilled(), null));
             return t;
         } finally {
             lock.unlock();
@@ -198,11 +231,15 @@ public final class TaskManager implements AutoCloseable {
      */
     public void recover() throws IOException {
         for (TaskRecord t : meta.tasks()) {
-            if (t.status().equals(STOPPED)) continue;
+            if (t.status().equals(STOPPED)) {
+                maybeRestart(t.namespace(), t.containerId()); // its restart was due when the agent went down
+                continue;
+            }
             Optional<TaskExit> exit = readExitFile(taskDir(t.namespace(), t.containerId()));
             if (exit.isPresent()) recordExit(t.namespace(), t.containerId(), exit.get());
             else watch(t.namespace(), t.containerId());
         }
+        for (MetadataStore.ExecRecord e : meta.liveExecs()) watchExecFile(e.namespace(), e.containerId(), e.execId());
         try (Stream<Path> nss = Files.list(tasksRoot)) {
             for (Path nsDir : nss.toList()) {
                 try (Stream<Path> ids = Files.list(nsDir)) {
@@ -211,7 +248,8 @@ public final class TaskManager implements AutoCloseable {
                         String id = dir.getFileName().toString();
                         if (meta.task(ns, id).isEmpty()) {
                             LOG.warning("discarding task " + ns + "/" + id + ": its shim was launched but never recorded");
-                            discardOrphan(ns, id);
+                            Optional<ContainerRecord> c = meta.container(ns, id);
+                            discardOrphan(ns, id, c.isPresent() ? runtimes.forContainer(c.get()) : runtimes.defaultRuntime());
                         }
                     }
                 }
@@ -219,20 +257,29 @@ public final class TaskManager implements AutoCloseable {
         }
     }
 
-    public Path stdoutLog(String ns, String id) {
-        return taskDir(ns, id).resolve("stdout.log");
+    /** Where a container's log files live: they outlive its tasks (restarts append) until the container is removed. */
+    public Path logDir(String ns, String id) {
+        return logsRoot.resolve(ns).resolve(id);
     }
 
-    public Path stderrLog(String ns, String id) {
-        return taskDir(ns, id).resolve("stderr.log");
+    /** Removes a deleted container's logs. */
+    public void removeLogs(String ns, String id) throws IOException {
+        Trees.remove(logDir(ns, id));
     }
 
-    private int launchShim(String ns, String id, Path dir) throws IOException {
+    private int launchShim(String ns, String id, Path dir, Runc runc, boolean tty, boolean stdin, boolean start) throws IOException {
         Files.createDirectories(runc.root(ns));
+        Path logs = logDir(ns, id);
+        Files.createDirectories(logs);
         Path out = dir.resolve("launch.out");
         Path err = dir.resolve("launch.err");
-        Process p = new ProcessBuilder(shim.toString(), "--id", id, "--bundle", dir.toString(), "--state", dir.toString(),
-                "--runtime", runc.binary(), "--runtime-root", runc.root(ns).toString())
+        List<String> cmd = new ArrayList<>(List.of(shim.toString(), "--id", id, "--bundle", dir.toString(), "--state", dir.toString(),
+                "--runtime", runc.binary(), "--runtime-root", runc.root(ns).toString(), "--log-dir", logs.toString(),
+                "--log-max-bytes", Long.toString(logPolicy.maxBytes()), "--log-max-files", Integer.toString(logPolicy.maxFiles())));
+        if (tty) cmd.add("--tty");
+        if (stdin) cmd.add("--stdin");
+        if (start) cmd.add("--start");
+        Process p = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectOutput(out.toFile())
                 .redirectError(err.toFile())
@@ -261,10 +308,8 @@ public final class TaskManager implements AutoCloseable {
         Thread th = new Thread(() -> {
             String line = null;
             // connect through the directory's fd: the socket's full path may exceed what unix sockets allow
-            try (Syscalls.DirHandle h = new Syscalls.DirHandle(dir.toString());
-                 SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(h.entry("shim.sock")))) {
-                InputStream in = Channels.newInputStream(ch);
-                line = new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+            try (ShimConnection conn = ShimConnection.open(dir)) {
+                line = conn.readAll().trim();
             } catch (IOException e) {
                 LOG.log(Level.FINE, "shim socket of " + id + ": " + e.getMessage());
             }
@@ -284,14 +329,320 @@ public final class TaskManager implements AutoCloseable {
         th.start();
     }
 
-    private synchronized void recordExit(String ns, String id, TaskExit exit) {
-        Optional<TaskRecord> t = meta.task(ns, id);
-        if (t.isEmpty()) return;
-        if (!t.get().status().equals(STOPPED)) {
-            meta.putTask(new TaskRecord(ns, id, t.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos(), t.get().createdAt()));
-            listener.accept(new TaskEvent(ns, id, "exited", exit));
+    private void recordExit(String ns, String id, TaskExit exit) {
+        synchronized (this) {
+            Optional<TaskRecord> t = meta.task(ns, id);
+            if (t.isEmpty()) return;
+            if (!t.get().status().equals(STOPPED)) {
+                // the cgroup stays until the runtime's delete: its OOM count tells a memory kill from any other SIGKILL
+                boolean oom = exit.signal() == 9 && Cgroups.oomKilled(cgroupOf(ns, id));
+                meta.putTask(new TaskRecord(ns, id, t.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos(), t.get().createdAt(), oom));
+                listener.accept(new TaskEvent(ns, id, "exited", exit, oom, null));
+            }
+            exits.computeIfAbsent(key(ns, id), k -> new CompletableFuture<>()).complete(exit);
         }
-        exits.computeIfAbsent(key(ns, id), k -> new CompletableFuture<>()).complete(exit);
+        maybeRestart(ns, id);
+    }
+
+    // ---- restart policies
+
+    /** Schedules a restart when the container's policy asks for one, after a backoff that grows with quick failures. */
+    private void maybeRestart(String ns, String id) {
+        if (closed) return;
+        Optional<ContainerRecord> c = meta.container(ns, id);
+        Optional<TaskRecord> t = meta.task(ns, id);
+        if (c.isEmpty() || t.isEmpty() || !t.get().status().equals(STOPPED)) return;
+        RestartPolicy policy;
+        try {
+            policy = RestartPolicy.parse(annotation(Json.MAPPER.readValue(c.get().spec(), new TypeReference<Map<String, Object>>() { }), SpecBuilder.RESTART_ANNOTATION));
+        } catch (IOException | IllegalArgumentException e) {
+            return;
+        }
+        MetadataStore.RestartState state = meta.restartState(ns, id);
+        if (state.stoppedByUser() || !policy.restarts(t.get().exitCode() == null ? 255 : t.get().exitCode(), state.restartCount())) return;
+        long ranMs = t.get().exitedAt() == null ? 0 : t.get().exitedAt() / 1_000_000 - t.get().createdAt();
+        int quick = ranMs < RestartPolicy.HEALTHY_RUN_MS ? quickFailures.merge(key(ns, id), 1, Integer::sum) - 1 : 0;
+        if (quick == 0) quickFailures.remove(key(ns, id));
+        long delay = RestartPolicy.backoffMs(quick);
+        Long exitedAt = t.get().exitedAt();
+        restarter.schedule(() -> restart(ns, id, exitedAt), delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** Replaces the stopped task with a new one, unless its user acted in between (deleted, started or stopped it). */
+    private void restart(String ns, String id, Long exitedAt) {
+        if (closed) return;
+        ReentrantLock lock = locks.lock(ns, id);
+        try {
+            Optional<TaskRecord> t = meta.task(ns, id);
+            Optional<ContainerRecord> c = meta.container(ns, id);
+            if (c.isEmpty() || t.isEmpty() || !t.get().status().equals(STOPPED) || !java.util.Objects.equals(t.get().exitedAt(), exitedAt)
+                    || meta.restartState(ns, id).stoppedByUser()) {
+                return;
+            }
+            removeRuntimeState(ns, id);
+            synchronized (this) {
+                meta.deleteTask(ns, id);
+                exits.remove(key(ns, id));
+            }
+            meta.countRestart(ns, id);
+            listener.accept(new TaskEvent(ns, id, "restarting", exitOf(t.get())));
+            createTask(c.get(), true, false);
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("restart of " + ns + "/" + id + " failed: " + e.getMessage());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- pause, resume, processes, resources, metrics
+
+    public void pause(String ns, String id) throws IOException {
+        ReentrantLock lock = locks.lock(ns, id);
+        try {
+            TaskRecord t = require(ns, id);
+            if (!t.status().equals(RUNNING)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " is " + t.status().toLowerCase() + ", not running: only a running task can be paused");
+            runtimes.forContainer(container(ns, id)).run(ns, "pause", id);
+            if (meta.setLiveStatus(ns, id, RUNNING, PAUSED)) listener.accept(new TaskEvent(ns, id, "paused", null));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public void resume(String ns, String id) throws IOException {
+        ReentrantLock lock = locks.lock(ns, id);
+        try {
+            TaskRecord t = require(ns, id);
+            if (!t.status().equals(PAUSED)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " is " + t.status().toLowerCase() + ", not paused");
+            runtimes.forContainer(container(ns, id)).run(ns, "resume", id);
+            if (meta.setLiveStatus(ns, id, PAUSED, RUNNING)) listener.accept(new TaskEvent(ns, id, "resumed", null));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Host pids of every process in the container. */
+    public List<Integer> pids(String ns, String id) throws IOException {
+        TaskRecord t = require(ns, id);
+        if (t.status().equals(STOPPED)) return List.of();
+        String json = runtimes.forContainer(container(ns, id)).run(ns, "ps", "--format", "json", id);
+        return Json.MAPPER.readValue(json.isEmpty() || json.equals("null") ? "[]" : json, new TypeReference<List<Integer>>() { });
+    }
+
+    /** Changes a live task's cgroup limits. */
+    public void update(String ns, String id, RunRequest.Resources resources) throws IOException {
+        ReentrantLock lock = locks.lock(ns, id);
+        try {
+            TaskRecord t = require(ns, id);
+            if (t.status().equals(STOPPED)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " has exited; its limits can no longer change");
+            Map<String, Object> res;
+            try {
+                res = new java.util.LinkedHashMap<>(SpecBuilder.resources(resources));
+            } catch (IllegalArgumentException e) {
+                throw new TaskException(TaskException.Kind.INVALID, e.getMessage());
+            }
+            res.remove("devices");
+            Path file = taskDir(ns, id).resolve("resources.json");
+            Files.write(file, Json.write(res));
+            runtimes.forContainer(container(ns, id)).run(ns, "update", "--resources", file.toString(), id);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** CPU, memory, pids and I/O figures of a task's cgroup. */
+    public Cgroups.Stats metrics(String ns, String id) throws IOException {
+        require(ns, id);
+        return Cgroups.read(cgroupOf(ns, id));
+    }
+
+    private Path cgroupOf(String ns, String id) {
+        Optional<ContainerRecord> c = meta.container(ns, id);
+        String path = "/" + id;
+        if (c.isPresent()) {
+            try {
+                Map<String, Object> spec = Json.MAPPER.readValue(c.get().spec(), new TypeReference<Map<String, Object>>() { });
+                Object linux = spec.get("linux");
+                if (linux instanceof Map<?, ?> l && l.get("cgroupsPath") instanceof String p && !p.isEmpty()) path = p;
+            } catch (IOException e) {
+                // the default path then
+            }
+        }
+        return Cgroups.ROOT.resolve(path.startsWith("/") ? path.substring(1) : path);
+    }
+
+    // ---- exec processes and attach
+
+    /** An exec process or an attachment to the init process: frames flow over its shim connection. */
+    public record Session(int pid, String execId, ShimConnection connection) {}
+
+    /**
+     * Starts another process in a running container (as {@code runc exec}, supervised by the container's shim).
+     * The returned session carries its output; the process's exit is recorded whether or not anyone reads it.
+     */
+    public Session exec(String ns, String id, String execId, List<String> args, List<String> env, String cwd, String user,
+                        boolean tty, boolean stdin, Consumer<ShimConnection.Frame> output) throws IOException {
+        if (execId == null || !EXEC_ID.matcher(execId).matches()) throw new TaskException(TaskException.Kind.INVALID, "exec id '" + execId + "' must be 1-64 letters, digits, '.', '_' or '-'");
+        if (args == null || args.isEmpty()) throw new TaskException(TaskException.Kind.INVALID, "exec needs a command to run");
+        ReentrantLock lock = locks.lock(ns, id);
+        try {
+            TaskRecord t = require(ns, id);
+            if (!t.status().equals(RUNNING)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " is " + t.status().toLowerCase() + ", not running: exec needs a running container");
+            if (meta.exec(ns, id, execId).isPresent()) throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "exec id " + execId + " is in use in container " + id + "; choose another");
+            Path dir = taskDir(ns, id);
+            Map<String, Object> spec = Json.MAPPER.readValue(Files.readAllBytes(dir.resolve("config.json")), new TypeReference<Map<String, Object>>() { });
+            @SuppressWarnings("unchecked")
+            Map<String, Object> process = new java.util.LinkedHashMap<>((Map<String, Object>) spec.get("process"));
+            process.put("args", args);
+            process.put("terminal", tty);
+            if (env != null && !env.isEmpty()) {
+                @SuppressWarnings("unchecked")
+                List<String> base = (List<String>) process.get("env");
+                try {
+                    process.put("env", SpecBuilder.mergeEnv(base, env));
+                } catch (IllegalArgumentException e) {
+                    throw new TaskException(TaskException.Kind.INVALID, e.getMessage());
+                }
+            }
+            if (cwd != null && !cwd.isEmpty()) {
+                if (!cwd.startsWith("/")) throw new TaskException(TaskException.Kind.INVALID, "working directory '" + cwd + "' must be an absolute path");
+                process.put("cwd", cwd);
+            }
+            if (user != null && !user.isEmpty()) {
+                try {
+                    UserResolver.Ids ids = UserResolver.resolve(dir.resolve("rootfs"), user);
+                    process.put("user", Map.of("uid", ids.uid(), "gid", ids.gid(), "additionalGids", ids.additionalGids()));
+                } catch (IllegalArgumentException e) {
+                    throw new TaskException(TaskException.Kind.INVALID, e.getMessage());
+                }
+            }
+            Path processFile = dir.resolve("exec-" + execId + ".json");
+            Files.deleteIfExists(processFile);
+            Files.createFile(processFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.write(processFile, Json.write(process));
+            ShimConnection conn = ShimConnection.open(dir);
+            String reply;
+            try {
+                reply = conn.command("EXEC " + execId + " " + processFile + (tty ? " tty" : "") + (stdin ? " stdin" : ""), true);
+            } catch (IOException e) {
+                conn.close();
+                throw e;
+            }
+            if (!reply.startsWith("OK ")) {
+                conn.close();
+                Files.deleteIfExists(processFile);
+                throw new TaskException(TaskException.Kind.FAILED, reply.startsWith("ER ") ? reply.substring(3) : "the shim refused the exec: " + reply);
+            }
+            int pid = Integer.parseInt(reply.substring(3).trim());
+            meta.putExec(new MetadataStore.ExecRecord(ns, id, execId, pid, RUNNING, null, null, null));
+            listener.accept(new TaskEvent(ns, id, "exec-started", null, false, execId));
+            Thread reader = new Thread(() -> pumpExec(ns, id, execId, conn, output), "exec-" + id + "-" + execId);
+            reader.setDaemon(true);
+            reader.start();
+            return new Session(pid, execId, conn);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void pumpExec(String ns, String id, String execId, ShimConnection conn, Consumer<ShimConnection.Frame> output) {
+        TaskExit exit = null;
+        try (conn) {
+            for (ShimConnection.Frame f; (f = conn.read()) != null; ) {
+                if (f.type() == ShimConnection.EXIT) exit = TaskExit.parse(new String(f.payload(), StandardCharsets.UTF_8));
+                if (output != null) {
+                    try {
+                        output.accept(f);
+                    } catch (RuntimeException e) {
+                        LOG.log(Level.FINE, "exec output consumer: " + e.getMessage());
+                    }
+                }
+                if (exit != null) break;
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            LOG.log(Level.FINE, "exec " + execId + " of " + id + ": " + e.getMessage());
+        }
+        if (exit == null) exit = readExecExitFile(ns, id, execId).orElse(null);
+        if (exit == null) {
+            watchExecFile(ns, id, execId);
+            return;
+        }
+        recordExecExit(ns, id, execId, exit);
+    }
+
+    /** For an exec whose shim connection is gone (after an agent restart): its exit file tells, when it appears. */
+    private void watchExecFile(String ns, String id, String execId) {
+        Thread th = new Thread(() -> {
+            while (!closed) {
+                Optional<TaskExit> exit = readExecExitFile(ns, id, execId);
+                if (exit.isPresent()) {
+                    recordExecExit(ns, id, execId, exit.get());
+                    return;
+                }
+                Optional<TaskRecord> t = meta.task(ns, id);
+                if (t.isEmpty() || meta.exec(ns, id, execId).isEmpty()) return;
+                if (t.get().status().equals(STOPPED) && !shimAlive(taskDir(ns, id))) {
+                    recordExecExit(ns, id, execId, new TaskExit(255, 0, System.currentTimeMillis() * 1_000_000L));
+                    return;
+                }
+                sleep(200);
+            }
+        }, "exec-file-" + id + "-" + execId);
+        th.setDaemon(true);
+        th.start();
+    }
+
+    private Optional<TaskExit> readExecExitFile(String ns, String id, String execId) {
+        Path f = taskDir(ns, id).resolve("exec-" + execId + ".exit");
+        try {
+            return Optional.of(TaskExit.parse(Files.readString(f)));
+        } catch (IOException | IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    private synchronized void recordExecExit(String ns, String id, String execId, TaskExit exit) {
+        Optional<MetadataStore.ExecRecord> e = meta.exec(ns, id, execId);
+        if (e.isEmpty()) return;
+        if (!e.get().status().equals(STOPPED)) {
+            meta.putExec(new MetadataStore.ExecRecord(ns, id, execId, e.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos()));
+            listener.accept(new TaskEvent(ns, id, "exec-exited", exit, false, execId));
+        }
+        execExits.computeIfAbsent(execKey(ns, id, execId), k -> new CompletableFuture<>()).complete(exit);
+    }
+
+    public Optional<MetadataStore.ExecRecord> execRecord(String ns, String id, String execId) {
+        return meta.exec(ns, id, execId);
+    }
+
+    /** Completes when the exec process has exited. */
+    public synchronized CompletableFuture<TaskExit> waitForExec(String ns, String id, String execId) {
+        MetadataStore.ExecRecord e = meta.exec(ns, id, execId).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + id + " has no exec process " + execId));
+        if (e.status().equals(STOPPED)) return CompletableFuture.completedFuture(new TaskExit(e.exitCode(), e.exitSignal() == null ? 0 : e.exitSignal(), e.exitedAt() == null ? 0 : e.exitedAt()));
+        return execExits.computeIfAbsent(execKey(ns, id, execId), k -> new CompletableFuture<>());
+    }
+
+    public void killExec(String ns, String id, String execId, int signal) throws IOException {
+        MetadataStore.ExecRecord e = meta.exec(ns, id, execId).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + id + " has no exec process " + execId));
+        if (e.status().equals(STOPPED)) return;
+        Syscalls.kill(e.pid(), signal);
+    }
+
+    public MetadataStore.ExecRecord deleteExec(String ns, String id, String execId) throws IOException {
+        MetadataStore.ExecRecord e = meta.exec(ns, id, execId).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + id + " has no exec process " + execId));
+        if (!e.status().equals(STOPPED)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "exec " + execId + " is still running; kill it first");
+        meta.deleteExec(ns, id, execId);
+        execExits.remove(execKey(ns, id, execId));
+        for (String f : List.of(".json", ".exit", ".pid", ".log")) Files.deleteIfExists(taskDir(ns, id).resolve("exec-" + execId + f));
+        return e;
+    }
+
+    /** Attaches to the init process's stdio: output from now on, input if the container was created with stdin. */
+    public ShimConnection attach(String ns, String id) throws IOException {
+        TaskRecord t = require(ns, id);
+        if (t.status().equals(STOPPED)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " has exited; read its output with logs");
+        ShimConnection conn = ShimConnection.open(taskDir(ns, id));
+        conn.command("ATTACH", false);
+        return conn;
     }
 
     private static Optional<TaskExit> readExitFile(Path dir) {
@@ -321,7 +672,7 @@ public final class TaskManager implements AutoCloseable {
     }
 
     /** Removes every trace of a task no record owns: its runtime container, its shim, its mount, its directory. */
-    private void discardOrphan(String ns, String id) throws IOException {
+    private void discardOrphan(String ns, String id, Runc runc) throws IOException {
         Path dir = taskDir(ns, id);
         try {
             runc.delete(ns, id, true);
@@ -329,6 +680,17 @@ public final class TaskManager implements AutoCloseable {
             LOG.log(Level.FINE, "runtime delete of orphan " + id + ": " + e.getMessage());
         }
         shimPid(dir).flatMap(ProcessHandle::of).ifPresent(ProcessHandle::destroyForcibly);
+        cleanup(ns, id);
+    }
+
+    /** The runtime's record of a stopped task, its rootfs mount and its directory (logs stay). */
+    private void removeRuntimeState(String ns, String id) throws IOException {
+        Optional<ContainerRecord> c = meta.container(ns, id);
+        try {
+            (c.isPresent() ? runtimes.forContainer(c.get()) : runtimes.defaultRuntime()).delete(ns, id, true);
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "runtime delete of " + id + ": " + e.getMessage());
+        }
         cleanup(ns, id);
     }
 
@@ -340,6 +702,22 @@ public final class TaskManager implements AutoCloseable {
 
     private TaskRecord require(String ns, String id) {
         return meta.task(ns, id).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + id + " has no task in namespace " + ns + "; start it first"));
+    }
+
+    private ContainerRecord container(String ns, String id) {
+        return meta.container(ns, id).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "no container named '" + id + "' in namespace " + ns));
+    }
+
+    private static boolean terminal(Map<String, Object> spec) {
+        return spec.get("process") instanceof Map<?, ?> p && Boolean.TRUE.equals(p.get("terminal"));
+    }
+
+    private static String annotation(Map<String, Object> spec, String name) {
+        return spec.get("annotations") instanceof Map<?, ?> a && a.get(name) != null ? a.get(name).toString() : null;
+    }
+
+    private static String execKey(String ns, String id, String execId) {
+        return ns + "/" + id + "/" + execId;
     }
 
     private static TaskExit exitOf(TaskRecord t) {
@@ -377,5 +755,6 @@ public final class TaskManager implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        restarter.shutdownNow();
     }
 }

@@ -36,6 +36,7 @@ public final class Syscalls {
         int chmod(String path, int mode);
         int utimensat(int dirfd, String path, @In long[] times, int flags);
         String strerror(int errnum);
+        int kill(int pid, int sig);
     }
 
     private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
@@ -120,6 +121,15 @@ public final class Syscalls {
     public static void lutimes(String path, long epochSeconds, long nanos) throws IOException {
         long[] ts = {epochSeconds, nanos, epochSeconds, nanos};
         check(LIBC.utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), "utimensat " + path);
+    }
+
+    /** Sends a signal to a host process; false when it no longer exists. */
+    public static boolean kill(int pid, int signal) throws IOException {
+        if (pid <= 0) throw new IllegalArgumentException("pid " + pid);
+        if (LIBC.kill(pid, signal) == 0) return true;
+        int errno = RT.getLastError();
+        if (errno == 3 /* ESRCH */) return false;
+        throw new IOException("kill " + pid + ": " + LIBC.strerror(errno));
     }
 
     private static void check(int rc, String what) throws IOException {

@@ -430,14 +430,14 @@ class DifferentialTest {
     // -----------------------------------------------------------------------------------------------------------
 
     private static String runInBerth(String id, String ref) throws Exception {
-        RunRequest req = new RunRequest(null, List.of("sh", "-c", LISTING_SCRIPT), null, null, null, null, null, null);
+        RunRequest req = RunRequest.ofArgs(List.of("sh", "-c", LISTING_SCRIPT));
         try {
             ContainerRecord c = agent.containers().create(NS, id, ref, null, req, null, null);
             agent.tasks().create(c);
             agent.tasks().start(NS, id);
             TaskExit exit = agent.tasks().waitFor(NS, id).get(120, TimeUnit.SECONDS);
-            String out = Files.readString(agent.tasks().stdoutLog(NS, id));
-            String err = Files.readString(agent.tasks().stderrLog(NS, id));
+            String out = dev.berth.agent.runtime.ContainerLog.text(agent.tasks().logDir(NS, id), "stdout");
+            String err = dev.berth.agent.runtime.ContainerLog.text(agent.tasks().logDir(NS, id), "stderr");
             assertEquals(0, exit.exitCode(), "listing in Berth's container failed: " + err);
             return out;
         } finally {
