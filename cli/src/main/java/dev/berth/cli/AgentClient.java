@@ -33,6 +33,7 @@ final class AgentClient implements AutoCloseable {
     final TasksGrpc.TasksStub tasksAsync;
     final LogsGrpc.LogsBlockingStub logs;
     final LogsGrpc.LogsStub logsAsync;
+    final dev.berth.api.services.attach.v1.AttachGrpc.AttachStub attachAsync;
     final dev.berth.api.services.snapshots.v1.SnapshotsGrpc.SnapshotsBlockingStub snapshots;
     final dev.berth.api.services.content.v1.ContentGrpc.ContentBlockingStub content;
 
@@ -58,6 +59,7 @@ final class AgentClient implements AutoCloseable {
         tasksAsync = TasksGrpc.newStub(ch);
         logs = LogsGrpc.newBlockingStub(ch);
         logsAsync = LogsGrpc.newStub(ch);
+        attachAsync = dev.berth.api.services.attach.v1.AttachGrpc.newStub(ch);
         snapshots = dev.berth.api.services.snapshots.v1.SnapshotsGrpc.newBlockingStub(ch);
         content = dev.berth.api.services.content.v1.ContentGrpc.newBlockingStub(ch);
     }

@@ -12,7 +12,9 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "berth", mixinStandardHelpOptions = true, version = "berth 0.1.0",
         description = "Run containers on a Berth node agent.",
         subcommands = {ImagesCommand.class, RunCommand.class, ContainerCommands.Ps.class, ContainerCommands.Logs.class,
-                ContainerCommands.Stop.class, ContainerCommands.Rm.class, StoreCommands.Snapshots.class, StoreCommands.Content.class})
+                ContainerCommands.Stop.class, ContainerCommands.Rm.class,
+                TaskCommands.Exec.class, TaskCommands.Attach.class, TaskCommands.Kill.class, TaskCommands.Pause.class,
+                TaskCommands.Unpause.class, TaskCommands.Top.class, TaskCommands.Stats.class, TaskCommands.Update.class, StoreCommands.Snapshots.class, StoreCommands.Content.class})
 public final class Berth {
 
     @Option(names = "--address", scope = ScopeType.INHERIT, description = "The agent's unix socket (env BERTH_ADDRESS).",

@@ -82,8 +82,8 @@ final class ContainerCommands {
                     boolean running = p != null && (p.getStatus() == Status.RUNNING || p.getStatus() == Status.PAUSED);
                     if (!all && !running) continue;
                     String status = p == null ? "created" : switch (p.getStatus()) {
-                        case RUNNING -> "running (pid " + p.getPid() + ")";
-                        case STOPPED -> "exited (" + p.getExitStatus() + ")";
+                        case RUNNING -> "running (pid " + p.getPid() + ")" + (p.getRestartCount() > 0 ? ", restarted " + p.getRestartCount() + "x" : "");
+                        case STOPPED -> "exited (" + p.getExitStatus() + ")" + (p.getOomKilled() ? " OOM-killed" : "");
                         case CREATED -> "created";
                         case PAUSED -> "paused";
                         default -> p.getStatus().toString().toLowerCase();
@@ -111,8 +111,17 @@ final class ContainerCommands {
         @Option(names = {"-f", "--follow"}, description = "Keep printing new output until the container exits.")
         boolean follow;
 
-        @Option(names = "--tail-bytes", defaultValue = "0", description = "Only the last N bytes of each stream (0: all).")
+        @Option(names = "--tail-bytes", defaultValue = "0", description = "Only about the last N bytes (whole records; 0: all).")
         long tailBytes;
+
+        @Option(names = {"-n", "--tail"}, defaultValue = "0", description = "Only the last N lines (0: all).")
+        int tailLines;
+
+        @Option(names = "--since", description = "Only output since a time: RFC 3339 (2026-11-28T07:00:00Z) or a duration ago (30s, 5m, 2h).")
+        String since;
+
+        @Option(names = {"-t", "--timestamps"}, description = "Prefix each line with the time it was written.")
+        boolean timestamps;
 
         @Parameters(paramLabel = "CONTAINER")
         String id;
@@ -120,10 +129,41 @@ final class ContainerCommands {
         @Override
         public Integer call() throws IOException {
             try (AgentClient c = berth.connect()) {
-                Iterator<LogChunk> it = c.logs.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes).build());
-                while (it.hasNext()) Format.write(it.next());
+                Iterator<LogChunk> it = c.logs.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes)
+                        .setTailLines(tailLines).setSinceUnixNanos(since == null ? 0 : sinceNanos(since)).build());
+                boolean lineStart = true;
+                while (it.hasNext()) {
+                    LogChunk chunk = it.next();
+                    if (timestamps && lineStart) {
+                        long n = chunk.getTimeUnixNanos();
+                        (chunk.getStream() == LogChunk.Stream.STDERR ? System.err : System.out)
+                                .print(java.time.Instant.ofEpochSecond(n / 1_000_000_000L, n % 1_000_000_000L) + " ");
+                    }
+                    Format.write(chunk);
+                    lineStart = chunk.getData().endsWith(com.google.protobuf.ByteString.copyFromUtf8("\n"));
+                }
                 return 0;
             }
+        }
+    }
+
+    static long sinceNanos(String s) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+)(ms|s|m|h)").matcher(s);
+        if (m.matches()) {
+            long n = Long.parseLong(m.group(1));
+            long ms = switch (m.group(2)) {
+                case "ms" -> n;
+                case "s" -> n * 1000;
+                case "m" -> n * 60_000;
+                default -> n * 3_600_000;
+            };
+            return (System.currentTimeMillis() - ms) * 1_000_000L;
+        }
+        try {
+            java.time.Instant t = java.time.Instant.parse(s);
+            return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new CliException("--since '" + s + "' is not a time: use RFC 3339 (2026-11-28T07:00:00Z) or a duration such as 30s, 5m, 2h");
         }
     }
 

@@ -9,7 +9,8 @@ import dev.berth.api.services.logs.v1.LogChunk;
 import dev.berth.api.services.logs.v1.ReadLogsRequest;
 import dev.berth.api.services.tasks.v1.CreateTaskRequest;
 import dev.berth.api.services.tasks.v1.DeleteTaskRequest;
-import dev.berth.api.services.tasks.v1.StartRequest;
+import dev.berth.api.services.attach.v1.AttachStart;
+import dev.berth.api.types.berth.TaskOptions;
 import dev.berth.api.services.tasks.v1.WaitRequest;
 import dev.berth.api.services.tasks.v1.WaitResponse;
 import io.grpc.StatusRuntimeException;
@@ -70,6 +71,39 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Mount the root filesystem read-only.")
     boolean readOnly;
 
+    @Option(names = {"-i", "--interactive"}, description = "Keep stdin open and send it to the container.")
+    boolean interactive;
+
+    @Option(names = {"-t", "--tty"}, description = "Give the container a terminal (with -i: an interactive shell).")
+    boolean tty;
+
+    @Option(names = {"-m", "--memory"}, description = "Memory limit, e.g. 64m or 1g (no swap beyond it).")
+    String memory;
+
+    @Option(names = "--cpus", description = "CPU limit as a number of CPUs, e.g. 0.5.")
+    Double cpus;
+
+    @Option(names = "--cpu-shares", description = "Relative CPU weight (default 1024).")
+    Long cpuShares;
+
+    @Option(names = "--pids-limit", description = "Maximum number of processes.")
+    Long pidsLimit;
+
+    @Option(names = {"-v", "--volume"}, paramLabel = "SRC:DST[:ro]", description = "Bind-mount a host path.")
+    List<String> volumes = new ArrayList<>();
+
+    @Option(names = "--tmpfs", paramLabel = "DST[:OPTIONS]", description = "Mount a tmpfs, e.g. /scratch:size=64m.")
+    List<String> tmpfs = new ArrayList<>();
+
+    @Option(names = "--restart", description = "Restart policy: no, always, on-failure[:N].")
+    String restart;
+
+    @Option(names = {"--expose", "-p"}, paramLabel = "PORT[/PROTO]", description = "Record an exposed port.")
+    List<String> ports = new ArrayList<>();
+
+    @Option(names = "--runtime", description = "OCI runtime: runc (default) or crun.")
+    String runtime;
+
     @Parameters(index = "0", paramLabel = "IMAGE")
     String image;
 
@@ -79,6 +113,7 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (rm && detach) throw new CliException("--rm and -d together are not supported yet: remove the container with 'berth rm' after it exits");
+        if (rm && restart != null && !restart.equals("no")) throw new CliException("--rm and --restart " + restart + " contradict each other: choose one");
         String id = name != null ? name : HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
         try (AgentClient c = berth.connect()) {
             c.containers.create(CreateContainerRequest.newBuilder().setContainer(Container.newBuilder()
@@ -87,17 +122,25 @@ final class RunCommand implements Callable<Integer> {
                     .setRuntime(Container.Runtime.newBuilder().setName("io.containerd.runc.v2"))
                     .putExtensions(RUN_EXTENSION, Any.newBuilder().setTypeUrl(RUN_TYPE_URL).setValue(ByteString.copyFrom(runRequest())).build()))
                     .build());
+            boolean attach = (interactive || tty) && !detach;
             try {
-                c.tasks.create(CreateTaskRequest.newBuilder().setContainerId(id).build());
+                // one runtime call creates and starts, unless an attachment must be in place first
+                CreateTaskRequest.Builder create = CreateTaskRequest.newBuilder().setContainerId(id);
+                if (!attach) create.setOptions(Any.newBuilder().setTypeUrl("types.berth.dev/TaskOptions/v1").setValue(TaskOptions.newBuilder().setStart(true).build().toByteString()));
+                c.tasks.create(create.build());
             } catch (StatusRuntimeException e) {
                 // a run that never started leaves nothing behind
                 c.containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
                 throw new CliException(Berth.describe(e), 125);
             }
             if (detach) {
-                c.tasks.start(StartRequest.newBuilder().setContainerId(id).build());
                 System.out.println(id);
                 return 0;
+            }
+            if (attach) {
+                int code = Interactive.run(c, AttachStart.newBuilder().setContainerId(id).setStartTask(true), interactive, tty);
+                if (rm) remove(c, id);
+                return code;
             }
             CountDownLatch logsDone = new CountDownLatch(1);
             c.logsAsync.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(true).build(), new StreamObserver<>() {
@@ -116,15 +159,29 @@ final class RunCommand implements Callable<Integer> {
                     logsDone.countDown();
                 }
             });
-            c.tasks.start(StartRequest.newBuilder().setContainerId(id).build());
             WaitResponse exit = c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
             logsDone.await(10, TimeUnit.SECONDS);
-            if (rm) {
-                c.tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
-                c.containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
-            }
+            if (rm) remove(c, id);
             return exit.getExitStatus();
         }
+    }
+
+    private static void remove(AgentClient c, String id) {
+        c.tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
+        c.containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+    }
+
+    /** "64m", "1g", "1048576" as bytes. */
+    static long bytes(String s) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)([0-9]+)([kmg]?)b?").matcher(s.trim());
+        if (!m.matches()) throw new CliException("size '" + s + "' is not valid: use a number with an optional k, m or g suffix, e.g. 64m");
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2).toLowerCase()) {
+            case "k" -> n << 10;
+            case "m" -> n << 20;
+            case "g" -> n << 30;
+            default -> n;
+        };
     }
 
     private byte[] runRequest() throws IOException {
@@ -137,6 +194,32 @@ final class RunCommand implements Callable<Integer> {
         if (hostname != null) r.put("hostname", hostname);
         if (readOnly) r.put("readOnlyRootfs", true);
         r.put("network", network);
+        if (tty) r.put("tty", true);
+        if (interactive) r.put("stdin", true);
+        Map<String, Object> res = new LinkedHashMap<>();
+        if (memory != null) res.put("memoryBytes", bytes(memory));
+        if (cpus != null) res.put("cpus", cpus);
+        if (cpuShares != null) res.put("cpuShares", cpuShares);
+        if (pidsLimit != null) res.put("pidsLimit", pidsLimit);
+        if (!res.isEmpty()) r.put("resources", res);
+        List<Map<String, Object>> mounts = new ArrayList<>();
+        for (String v : volumes) {
+            String[] f = v.split(":");
+            if (f.length < 2 || f.length > 3 || (f.length == 3 && !f[2].matches("ro|rw"))) throw new CliException("volume '" + v + "' must be SRC:DST or SRC:DST:ro");
+            mounts.add(Map.of("type", "bind", "source", f[0], "destination", f[1], "readOnly", f.length == 3 && f[2].equals("ro")));
+        }
+        for (String t : tmpfs) {
+            int colon = t.indexOf(':');
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("type", "tmpfs");
+            m.put("destination", colon < 0 ? t : t.substring(0, colon));
+            if (colon >= 0) m.put("options", t.substring(colon + 1));
+            mounts.add(m);
+        }
+        if (!mounts.isEmpty()) r.put("mounts", mounts);
+        if (restart != null) r.put("restart", restart);
+        if (!ports.isEmpty()) r.put("ports", ports);
+        if (runtime != null) r.put("runtime", runtime);
         return new ObjectMapper().writeValueAsBytes(r);
     }
 }

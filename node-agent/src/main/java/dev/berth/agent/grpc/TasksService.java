@@ -57,7 +57,7 @@ final class TasksService extends TasksGrpc.TasksImplBase {
         Process.Builder b = Process.newBuilder().setContainerId(t.containerId()).setId(t.containerId()).setPid(t.pid()).setStatus(Calls.taskStatus(t));
         if (t.exitCode() != null) b.setExitStatus(t.exitCode());
         if (t.exitedAt() != null) b.setExitedAt(Calls.nanos(t.exitedAt()));
-        return b.build();
+        return b.setOomKilled(t.oomKilled()).build();
     }
 
     @Override
@@ -124,7 +124,9 @@ final class TasksService extends TasksGrpc.TasksImplBase {
         String ns = Namespaces.current();
         Calls.unary(out, () -> {
             ListTasksResponse.Builder b = ListTasksResponse.newBuilder();
-            for (TaskRecord t : agent.metadata().tasks(ns)) b.addTasks(toProto(t));
+            for (TaskRecord t : agent.metadata().tasks(ns)) {
+                b.addTasks(toProto(t).toBuilder().setRestartCount(agent.metadata().restartState(ns, t.containerId()).restartCount()));
+            }
             return b.build();
         });
     }
