@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "$2" ]]; }
 have runc /usr/sbin/runc || need+=(runc)
+have crun /usr/bin/crun || need+=(crun)
 have docker-registry /usr/bin/docker-registry || need+=(docker-registry)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # static: it runs inside images with no libc
 have containerd /usr/bin/containerd || need+=(containerd)

@@ -2,36 +2,8 @@
 # The README's user journey, for real: a node agent on its own directories, the dev registry
 # (deploy/dev-services.sh up), and every berth verb with its output and exit code checked.
 set -uo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd -P)"
-registry="${BERTH_REGISTRY:-127.0.0.1:5000}"
-image="$registry/test/busybox:latest"
-work="$(mktemp -d /tmp/bce.XXXX)"
-export BERTH_ADDRESS="$work/agent.sock" BERTH_NAMESPACE=e2e
-fails=0; passes=0
-agent_pid=""
-cleanup() {
-  [[ -n "$agent_pid" ]] && kill "$agent_pid" 2>/dev/null; wait 2>/dev/null
-  for c in $(runc --root "$work/state/runc/e2e" list -q 2>/dev/null); do runc --root "$work/state/runc/e2e" delete -f "$c" >/dev/null 2>&1; done
-  grep -F " $work/" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  rm -rf --one-file-system "$work"
-}
-trap cleanup EXIT
-berth() { "$repo/bin/berth" "$@"; }
-check() { # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then passes=$((passes+1)); echo "ok   $1";
-  else fails=$((fails+1)); echo "FAIL $1: expected [$2], got [$3]"; fi
-}
-contains() { # contains NAME NEEDLE HAYSTACK
-  if [[ "$3" == *"$2"* ]]; then passes=$((passes+1)); echo "ok   $1";
-  else fails=$((fails+1)); echo "FAIL $1: [$2] not in [$3]"; fi
-}
-
-curl -sf "http://$registry/v2/" >/dev/null || { echo "cli-e2e: no registry at $registry: run deploy/dev-services.sh up" >&2; exit 1; }
-BERTH_ROOT="$work/root" BERTH_STATE="$work/state" BERTH_SOCKET="$work/agent.sock" BERTH_AGENT_HTTP_PORT=0 \
-  "$repo/bin/berth-agent" >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 1 150); do [[ -S "$work/agent.sock" ]] && break; sleep 0.1; done
-[[ -S "$work/agent.sock" ]] || { echo "agent did not start:"; cat "$work/agent.log"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+start_agent
 
 out=$(berth images pull "$image" 2>&1); contains "images pull" "pulled sha256:" "$out"
 out=$(berth images ls 2>&1); contains "images ls shows the image with its digest" "$image   sha256:" "$out"
@@ -91,5 +63,4 @@ out=$(berth snapshots ls | wc -l); check "and its snapshots" "1" "$out"
 out=$(berth images gc); contains "gc reports" "removed 0 blobs" "$out"
 (( before > 1 )) && passes=$((passes+1)) || { fails=$((fails+1)); echo "FAIL content was listed before rm"; }
 
-echo "$passes passed, $fails failed"
-[[ $fails == 0 ]]
+finish

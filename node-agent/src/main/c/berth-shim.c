@@ -7,7 +7,7 @@
  *   berth-shim --id ID --bundle BUNDLE_DIR --state STATE_DIR \
  *              --runtime RUNTIME_BINARY --runtime-root ROOT_DIR \
  *              [--log-max-bytes N] [--log-max-files K] \
- *              [--stdin] [--tty] [--start]
+ *              [--stdin] [--tty] [--start] [--log-dir DIR]
  *
  *   --log-max-bytes N  rotate a log when it would grow beyond N bytes
  *                      (default 10485760; 0 = never rotate)
@@ -196,6 +196,7 @@ struct opts {
     char state[PATH_MAX];
     char runtime[PATH_MAX];
     char root[PATH_MAX];
+    char log_dir[PATH_MAX];    /* where container.log (and its rotations) live */
     unsigned long long log_max_bytes;
     unsigned log_max_files;
     int stdin_on, tty, start;
@@ -611,7 +612,7 @@ struct logfile {
     int fd;
     int failed;                /* a write error was already logged */
     unsigned long long size;
-    char name[EXEC_ID_MAX + 16];
+    char name[PATH_MAX];
 };
 
 /* An output stream of a process: pipe read end or pty master. */
@@ -2098,8 +2099,13 @@ static void __attribute__((noreturn)) run_shim(void)
     p->tty = o->tty;
     p->stdin_on = o->stdin_on;
     snprintf(p->con_name, sizeof p->con_name, "%s", CONSOLE_NAME);
-    if (logfile_open(&p->log, CONTAINER_LOG_NAME) < 0) {
-        report_err("berth-shim: open %s: %s", CONTAINER_LOG_NAME, strerror(errno));
+    char clog[PATH_MAX];
+    if (snprintf(clog, sizeof clog - 16, "%s/%s", o->log_dir[0] ? o->log_dir : ".", CONTAINER_LOG_NAME) >= (int)sizeof clog - 16) {
+        report_err("berth-shim: log dir path too long");
+        shim_fail_exit(-1);
+    }
+    if (logfile_open(&p->log, clog) < 0) {
+        report_err("berth-shim: open %s: %s", clog, strerror(errno));
         shim_fail_exit(-1);
     }
 
@@ -2214,6 +2220,11 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--stdin")) { o->stdin_on = 1; continue; }
         if (!strcmp(argv[i], "--tty")) { o->tty = 1; continue; }
         if (!strcmp(argv[i], "--start")) { o->start = 1; continue; }
+        if (!strcmp(argv[i], "--log-dir") && i + 1 < argc) {
+            if (make_absolute(argv[++i], o->log_dir, sizeof o->log_dir) < 0)
+                die("--log-dir: path too long");
+            continue;
+        }
         if (!strcmp(argv[i], "--log-max-bytes") && i + 1 < argc) {
             o->log_max_bytes = parse_count(argv[i], argv[i + 1], 0, (1ULL << 62));
             i++;

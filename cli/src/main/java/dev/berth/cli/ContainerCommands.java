@@ -83,7 +83,8 @@ final class ContainerCommands {
                     if (!all && !running) continue;
                     String status = p == null ? "created" : switch (p.getStatus()) {
                         case RUNNING -> "running (pid " + p.getPid() + ")" + (p.getRestartCount() > 0 ? ", restarted " + p.getRestartCount() + "x" : "");
-                        case STOPPED -> "exited (" + p.getExitStatus() + ")" + (p.getOomKilled() ? " OOM-killed" : "");
+                        case STOPPED -> "exited (" + p.getExitStatus() + ")" + (p.getOomKilled() ? " OOM-killed" : "")
+                                + (p.getRestartCount() > 0 ? ", restarted " + p.getRestartCount() + "x" : "");
                         case CREATED -> "created";
                         case PAUSED -> "paused";
                         default -> p.getStatus().toString().toLowerCase();

@@ -161,6 +161,9 @@ final class RunCommand implements Callable<Integer> {
             });
             WaitResponse exit = c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
             logsDone.await(10, TimeUnit.SECONDS);
+            if (ContainerCommands.task(c, id).map(p -> p.getOomKilled()).orElse(false)) {
+                System.err.println("berth: the container was killed for exceeding its memory limit (OOM)");
+            }
             if (rm) remove(c, id);
             return exit.getExitStatus();
         }

@@ -66,7 +66,7 @@ public final class SpecBuilder {
         process.put("noNewPrivileges", true);
 
         List<Map<String, Object>> namespaces = new ArrayList<>();
-        for (String ns : List.of("pid", "ipc", "uts", "mount")) namespaces.add(Map.of("type", ns));
+        for (String ns : List.of("pid", "ipc", "uts", "mount", "cgroup")) namespaces.add(Map.of("type", ns));
         String network = req.network() == null ? "none" : req.network();
         switch (network) {
             case "none" -> namespaces.add(Map.of("type", "network"));
@@ -205,6 +205,8 @@ public final class SpecBuilder {
                 mount("/dev/shm", "tmpfs", "shm", List.of("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
                 mount("/dev/mqueue", "mqueue", "mqueue", List.of("nosuid", "noexec", "nodev")),
                 mount("/sys", "sysfs", "sysfs", List.of("nosuid", "noexec", "nodev", "ro")),
+                // the container's own cgroup (a cgroup namespace), read-only: its limits are visible inside
+                mount("/sys/fs/cgroup", "cgroup", "cgroup", List.of("nosuid", "noexec", "nodev", "relatime", "ro")),
                 mount("/run", "tmpfs", "tmpfs", List.of("nosuid", "strictatime", "mode=755", "size=65536k")));
     }
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The runtime's promises, end to end through the CLI: exec, stdin and terminals, pause, limits seen from inside,
+# OOM verdicts, restart policies, log rotation and timestamps, and containers that outlive a SIGKILLed agent.
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+start_agent BERTH_AGENT_LOG_MAX_BYTES=4096 BERTH_AGENT_LOG_MAX_FILES=3
+berth images pull "$image" >/dev/null || { echo "pull failed"; exit 1; }
+
+# exec, with exit codes, both streams, stdin
+berth run -d --name box "$image" sleep 600 >/dev/null
+out=$(berth exec box sh -c 'echo out; echo err >&2; exit 7' 2>"$work/err"); rc=$?
+check "exec exits with the process's code" "7" "$rc"; check "exec stdout" "out" "$out"; check "exec stderr" "err" "$(cat "$work/err")"
+out=$(echo through-stdin | berth exec -i box cat); check "exec -i passes stdin" "through-stdin" "$out"
+out=$(berth exec -u nobody box id -u); check "exec -u resolves the image's users" "65534" "$out"
+out=$(berth exec box /no/such 2>&1); rc=$?; check "exec of a missing binary fails" "125" "$rc"; contains "and says why" "no such file" "$out"
+out=$(echo piped | berth run --rm -i "$image" cat); check "run -i passes stdin" "piped" "$out"
+out=$(printf 'echo hi-from-tty; exit 5\n' | script -qec "$repo/bin/berth run -it --rm $image sh" /dev/null); rc=$?
+check "run -it gives an interactive shell" "5" "$rc"; contains "that echoes through the terminal" "hi-from-tty" "$out"
+out=$(berth run --rm -t "$image" sh -c 'test -t 1 && echo has-tty' | tr -d '\r'); check "run -t gives a terminal" "has-tty" "$out"
+
+# pause, processes
+berth pause box >/dev/null; out=$(berth ps); contains "pause" "paused" "$out"
+out=$(timeout 3 berth exec box true 2>&1); contains "exec into a paused container is refused" "not running" "$out"
+berth unpause box >/dev/null; out=$(berth ps); contains "unpause" "running (pid" "$out"
+out=$(berth top box); contains "top lists the container's processes" "sleep 600" "$out"
+out=$(berth stats box); contains "stats reports the container" "box" "$out"
+
+# what the container gets
+out=$(berth run --rm --memory 32m --pids-limit 20 --cpus 0.5 "$image" sh -c 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max' | tr '\n' ' ')
+check "limits are visible inside the container" "33554432 20 50000 100000 " "$out"
+berth update --memory 48m box >/dev/null; out=$(berth exec box cat /sys/fs/cgroup/memory.max); check "update changes a live limit" "50331648" "$out"
+out=$(berth run --rm --hostname myhost "$image" sh -c 'cat /etc/hostname; grep -c myhost /etc/hosts'| tr '\n' ' '); check "hostname and /etc/hosts" "myhost 1 " "$out"
+mkdir -p "$work/vol"; echo on-host > "$work/vol/f"
+out=$(berth run --rm -v "$work/vol:/data" "$image" sh -c 'cat /data/f; echo from-container > /data/g'); check "bind mount reads" "on-host" "$out"
+check "bind mount writes" "from-container" "$(cat "$work/vol/g" 2>/dev/null)"
+out=$(berth run --rm -v "$work/vol:/data:ro" "$image" sh -c 'echo x > /data/h' 2>&1); contains "read-only bind mount" "Read-only file system" "$out"
+out=$(berth run --rm --tmpfs /scratch:size=1m "$image" sh -c 'grep " /scratch " /proc/mounts'); contains "tmpfs mount" "size=1024k" "$out"
+out=$(berth run --rm "$image" unshare -U true 2>&1); rc=$?; check "seccomp refuses new user namespaces" "1" "$rc"
+out=$(berth run --rm -v /no/such:/x "$image" true 2>&1); rc=$?; check "a missing bind source is refused" "125" "$rc"; contains "and named" "/no/such does not exist" "$out"
+out=$(berth run --rm --runtime nope "$image" true 2>&1); contains "an unknown runtime is refused" "unknown runtime 'nope'" "$out"
+if [[ -x /usr/bin/crun ]]; then out=$(berth run --rm --runtime crun "$image" echo via-crun 2>&1); check "crun runs containers" "via-crun" "$out"; fi
+
+# OOM
+out=$(berth run --name hog --memory 16m "$image" dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1); rc=$?
+check "an OOM-killed container exits 137" "137" "$rc"; contains "and run says it was the memory limit" "OOM" "$out"
+out=$(berth ps -a); contains "ps shows the OOM verdict" "exited (137) OOM-killed" "$out"
+berth rm hog >/dev/null
+
+# restart policies
+berth run -d --name flaky --restart on-failure:2 "$image" sh -c 'echo attempt; exit 1' >/dev/null
+for _ in $(seq 1 50); do [[ "$(berth ps -a)" == *"restarted 2x"* ]] && break; sleep 0.2; done; sleep 0.5
+out=$(berth ps -a | grep flaky); contains "on-failure:2 restarts twice, then stops" "exited (1), restarted 2x" "$out"
+check "each run's output is kept" "3" "$(berth logs flaky | grep -c attempt)"
+berth run -d --name steady --restart always "$image" sh -c 'sleep 0.3; exit 0' >/dev/null
+sleep 2; berth stop -t 1 steady >/dev/null; n1=$(berth logs steady | wc -l); sleep 1.5
+out=$(berth ps -a | grep steady); contains "always restarts, until stopped by its user" "restarted" "$out"; contains "then it stays stopped" "exited" "$out"
+
+# logs: rotation, timestamps, since
+berth run --name chatty "$image" sh -c 'i=0; while [ $i -lt 1000 ]; do echo "line $i padding-padding"; i=$((i+1)); done' >/dev/null
+files=$(ls "$work/root/logs/e2e/chatty" | sort | tr '\n' ' '); check "logs rotate into at most 3 files" "container.log container.log.1 container.log.2 " "$files"
+big=$(find "$work/root/logs/e2e/chatty" -size +5k | wc -l); check "no log file grows past the limit" "0" "$big"
+out=$(berth logs chatty | tail -1); check "the newest line survives rotation" "line 999 padding-padding" "$out"
+out=$(berth logs chatty | awk '{print $2}' | sort -n -c && echo ordered); check "kept lines are in order" "ordered" "$out"
+out=$(berth logs --timestamps chatty | tail -1); contains "logs --timestamps" "$(date -u +%Y-%m-%dT)" "$out"
+out=$(berth logs --tail 2 chatty | wc -l); check "logs --tail" "2" "$out"
+sleep 1.2; out=$(berth logs --since 1s chatty | wc -l); check "logs --since leaves out older lines" "0" "$out"
+
+# survival: the agent is SIGKILLed with containers running and exiting; they carry on and are told truly
+berth run -d --name ticker "$image" sh -c 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done' >/dev/null
+berth run -d --name late "$image" sh -c 'sleep 1; exit 42' >/dev/null
+berth run -d --name phoenix --restart always "$image" sh -c 'sleep 1; exit 3' >/dev/null
+sleep 0.3
+kill -9 "$agent_pid"; wait "$agent_pid" 2>/dev/null; agent_pid=""
+before=$(grep -c tick "$work/root/logs/e2e/ticker/container.log")
+sleep 2.5
+after=$(grep -c tick "$work/root/logs/e2e/ticker/container.log")
+(( after > before + 10 )) && { passes=$((passes+1)); echo "ok   logs keep flowing while the agent is down"; } || { fails=$((fails+1)); echo "FAIL logs stopped with the agent ($before -> $after)"; }
+zombies=$(ps -eo stat=,ppid= | awk '$1 ~ /^Z/' | wc -l); check "no zombies while the agent is down" "0" "$zombies"
+start_agent BERTH_AGENT_LOG_MAX_BYTES=4096 BERTH_AGENT_LOG_MAX_FILES=3
+out=$(berth ps -a | grep late); contains "an exit during the downtime is reported truly" "exited (42)" "$out"
+out=$(berth ps | grep ticker); contains "a running container is still running" "running" "$out"
+sleep 1.5; out=$(berth ps -a | grep phoenix); contains "a restart due during the downtime happens after it" "restarted" "$out"
+n=$(runc --root "$work/state/runc/e2e" list | grep -c phoenix); check "and the container runs once" "1" "$n"
+berth rm -f ticker late phoenix box flaky steady chatty >/dev/null
+finish
