@@ -165,6 +165,7 @@ extern char **environ;
 #define LINE_MAX_LEN 4096         /* runtime.log lines longer than this are truncated */
 #define LOG_LINE_MAX 16384        /* longest F record; longer lines are split */
 #define IOBUF_SIZE 32768          /* one read from a container stream */
+#define LOG_BATCH 16384           /* records gathered before a write */
 #define CLIENT_BUF 4096           /* per-client input buffer */
 #define ORPHAN_MAX 32             /* statuses of children reaped before known */
 #define EXEC_ID_MAX 64
@@ -741,19 +742,62 @@ static void logfile_rotate(struct logfile *lf)
     lf->size = 0;
 }
 
-static void logfile_write(struct logfile *lf, struct iovec *iov, int cnt, size_t total)
+/* Records are gathered here and written with one write() per chunk read
+ * from a stream (or when full), not one per line. */
+static struct {
+    struct logfile *lf;
+    size_t len;
+    char buf[LOG_BATCH];
+} g_batch;
+
+static void log_write_iov(struct logfile *lf, struct iovec *iov, int cnt)
 {
-    if (lf->fd < 0)
-        return;
-    if (g_opts.log_max_bytes > 0 && lf->size > 0 && lf->size + total > g_opts.log_max_bytes)
-        logfile_rotate(lf);
     if (writev_all(lf->fd, iov, cnt) < 0) {
         if (!lf->failed)
             shim_log("write %s: %s", lf->name, strerror(errno));
         lf->failed = 1;
+    }
+}
+
+static void log_batch_flush(void)
+{
+    if (g_batch.len > 0 && g_batch.lf && g_batch.lf->fd >= 0) {
+        struct iovec iov = {g_batch.buf, g_batch.len};
+        log_write_iov(g_batch.lf, &iov, 1);
+    }
+    g_batch.len = 0;
+    g_batch.lf = NULL;
+}
+
+static void logfile_write(struct logfile *lf, struct iovec *iov, int cnt, size_t total)
+{
+    if (lf->fd < 0)
         return;
+    if (g_batch.lf != lf)
+        log_batch_flush();
+    if (g_opts.log_max_bytes > 0 && lf->size > 0 && lf->size + total > g_opts.log_max_bytes) {
+        log_batch_flush();
+        logfile_rotate(lf);
     }
     lf->size += total;
+    if (g_batch.len + total > sizeof g_batch.buf)
+        log_batch_flush();
+    if (total > sizeof g_batch.buf) {
+        log_write_iov(lf, iov, cnt);
+        return;
+    }
+    g_batch.lf = lf;
+    for (int i = 0; i < cnt; i++) {
+        memcpy(g_batch.buf + g_batch.len, iov[i].iov_base, iov[i].iov_len);
+        g_batch.len += iov[i].iov_len;
+    }
+}
+
+static void logfile_close(struct logfile *lf)
+{
+    if (g_batch.lf == lf)
+        log_batch_flush();
+    close_fd(&lf->fd);
 }
 
 /* ------------------------------------------------------------ CRI records */
@@ -841,6 +885,7 @@ static void log_flush_partial(struct proc *p, struct stream *s)
     if (s->pend > 0) {
         stamp_now();
         emit_record(p, s, 'P', s->buf, s->pend, "", 0);
+        log_batch_flush();
         s->pend = 0;
     }
 }
@@ -956,6 +1001,7 @@ static int stream_read(int pi, struct stream *s)
     if (n > 0) {
         stamp_now();
         log_feed(p, s, g_iobuf, (size_t)n);
+        log_batch_flush();
         forward_output(pi, s->type, g_iobuf, (size_t)n);
         return 0;
     }
@@ -1029,7 +1075,7 @@ static void proc_free(int pi)
     stream_close(p, &p->err);
     close_fd(&p->in_fd);
     close_fd(&p->master);
-    close_fd(&p->log.fd);
+    logfile_close(&p->log);
     if (p->client >= 0 && g_cl[p->client].proc == pi)
         g_cl[p->client].proc = -1;
     /* give the line buffers' pages back */
@@ -1441,13 +1487,12 @@ static void exec_command(int ci, char *args)
 
     struct proc *p = &g_procs[pi];
     char name[EXEC_ID_MAX + 24], pid_path[PATH_MAX], log_path[PATH_MAX];
-    char conpath[PATH_MAX], path_copy[PATH_MAX], idbuf[EXEC_ID_MAX + 1];
+    char conpath[PATH_MAX], path_copy[PATH_MAX];
     int cfd[3] = {-1, -1, -1};
     struct stat st;
 
     proc_reset(pi);
     snprintf(p->id, sizeof p->id, "%s", id);
-    snprintf(idbuf, sizeof idbuf, "%s", id);
     snprintf(path_copy, sizeof path_copy, "%s", path);
     p->tty = tty;
     p->stdin_on = want_stdin;

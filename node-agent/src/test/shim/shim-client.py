@@ -11,6 +11,7 @@ Actions, run in order:
   C              send a 'C' frame (close stdin)
   R:ROWS:COLS    send an 'R' frame (resize)
   frame:T:TEXT   send a frame of any type T
+  Ibig:N         send N bytes of "x" as 'I' frames of 64 KiB
   sleep:SECS     pause
   run:CMD        run CMD with /bin/sh (must succeed)
   halfclose      shut down the sending side
@@ -85,6 +86,12 @@ def main():
         elif name == "R":
             rows, cols = (int(x) for x in arg.split(":"))
             s.sendall(struct.pack(">cIHH", b"R", 4, rows, cols))
+        elif name == "Ibig":
+            left = int(arg)
+            while left > 0:
+                n = min(left, 65536)
+                s.sendall(struct.pack(">cI", b"I", n) + b"x" * n)
+                left -= n
         elif name == "frame":
             t, _, text = arg.partition(":")
             data = unescape(text)

@@ -792,6 +792,54 @@ no_strays "$ID" "$ST" "$INIT" "$SHIMPID"
 "$RUNC" --root "$ROOT" delete "$ID"
 log "case 12 ok"
 
+# ================================================================ case 13
+log "case 13: backpressure: a full stdin pipe and a client that does not read"
+new_id; ST="$TMP/state-$ID"
+B13="$(make_bundle c13 sh -c 'sleep 1; cat | wc -c')"
+launch_ok "$ID" "$B13" "$ST" --start --stdin
+INIT="$LAUNCH_OUT"
+# 1 MiB while nothing reads stdin for a second: the shim must hold the input
+# back (not drop it, not block) and deliver all of it
+client "$ST/shim.sock" line:ATTACH Ibig:1048576 C frames > "$TMP/c13.json"
+jval "$TMP/c13.json" O
+[[ "$(tr -d ' ' <<<"$JV")" == 1048576 ]] && pass || fail "stdin delivered: $(cat "$TMP/c13.json")"
+check_exit_line "$(jget "$TMP/c13.json" X)" 0 0
+no_strays "$ID" "$ST" "$INIT" "$SHIMPID"
+"$RUNC" --root "$ROOT" delete "$ID"
+
+new_id; ST="$TMP/state-$ID"
+B13B="$(make_bundle c13b sh -c 'seq 1 1000000; echo end')"
+launch_ok "$ID" "$B13B" "$ST"
+INIT="$LAUNCH_OUT"
+"$PYTHON" - "$ST" "$RUNC" "$ROOT" "$ID" <<'EOF2' || fail "a client that does not read blocked the container"
+import os, socket, subprocess, sys, time
+st, runc, root, cid = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(os.path.join(st, "shim.sock"))
+s.sendall(b"ATTACH\n")
+time.sleep(0.2)
+subprocess.run([runc, "--root", root, "start", cid], check=True)
+deadline = time.time() + 60
+while not os.path.exists(os.path.join(st, "exit")):   # we read nothing meanwhile
+    if time.time() > deadline:
+        sys.exit("container did not finish while the attach client was not reading")
+    time.sleep(0.05)
+data = b""
+while True:
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    data += d
+if b"X\x00\x00\x00" in data[-40:]:
+    sys.exit("slow client was not dropped")
+EOF2
+pass
+tail -c 200 "$ST/container.log" | grep -q ' stdout F end$' && pass || fail "output lost: $(tail -c 200 "$ST/container.log")"
+no_strays "$ID" "$ST" "$INIT" "$SHIMPID"
+"$RUNC" --root "$ROOT" delete "$ID"
+log "case 13 ok"
+
 # ================================================================= case 5
 log "case 5: global check for leftovers"
 for id in "${IDS[@]}"; do
