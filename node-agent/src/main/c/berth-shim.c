@@ -61,6 +61,8 @@
  *                               (the remainder ends with an F record); bytes
  *                               without a newline are flushed as P when the
  *                               stream ends or its process exits
+ *                  What the runtime itself prints on stderr (its errors)
+ *                  is logged too, as stderr records.
  *                  Rotation: when a record would make the file exceed
  *                  --log-max-bytes, container.log.(K-2) is renamed to
  *                  .(K-1), ..., container.log to container.log.1 and a fresh
@@ -94,7 +96,10 @@
  *       terminal=true).  "stdin": the exec's stdin is a pipe fed by 'I'
  *       frames (else /dev/null).  Reply: "OK <pid>\n", then frames, or
  *       "ER <message>\n" and close, MESSAGE being "runc exec failed: MSG"
- *       (MSG the runtime's error) or "berth-shim: MSG".
+ *       (MSG the runtime's error) or "berth-shim: MSG" (bad line, id in use
+ *       by a running exec, 16 execs running, container has exited).  An id
+ *       may be reused once its exec has exited (its files are replaced,
+ *       exec-ID.log is appended to).
  *   anything else: "ER unknown command\n" and close.
  *
  * Frames: 1 byte type, 4 bytes big-endian payload length, payload.
