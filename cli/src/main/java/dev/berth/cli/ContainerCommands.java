@@ -115,7 +115,7 @@ final class ContainerCommands {
         @Option(names = "--tail-bytes", defaultValue = "0", description = "Only about the last N bytes (whole records; 0: all).")
         long tailBytes;
 
-        @Option(names = {"-n", "--tail"}, defaultValue = "0", description = "Only the last N lines (0: all).")
+        @Option(names = "--tail", defaultValue = "0", description = "Only the last N lines (0: all).")
         int tailLines;
 
         @Option(names = "--since", description = "Only output since a time: RFC 3339 (2026-11-28T07:00:00Z) or a duration ago (30s, 5m, 2h).")

@@ -116,12 +116,16 @@ final class RunCommand implements Callable<Integer> {
         if (rm && restart != null && !restart.equals("no")) throw new CliException("--rm and --restart " + restart + " contradict each other: choose one");
         String id = name != null ? name : HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
         try (AgentClient c = berth.connect()) {
-            c.containers.create(CreateContainerRequest.newBuilder().setContainer(Container.newBuilder()
-                    .setId(id)
-                    .setImage(image)
-                    .setRuntime(Container.Runtime.newBuilder().setName("io.containerd.runc.v2"))
-                    .putExtensions(RUN_EXTENSION, Any.newBuilder().setTypeUrl(RUN_TYPE_URL).setValue(ByteString.copyFrom(runRequest())).build()))
-                    .build());
+            try {
+                c.containers.create(CreateContainerRequest.newBuilder().setContainer(Container.newBuilder()
+                        .setId(id)
+                        .setImage(image)
+                        .setRuntime(Container.Runtime.newBuilder().setName("io.containerd.runc.v2"))
+                        .putExtensions(RUN_EXTENSION, Any.newBuilder().setTypeUrl(RUN_TYPE_URL).setValue(ByteString.copyFrom(runRequest())).build()))
+                        .build());
+            } catch (StatusRuntimeException e) {
+                throw new CliException(Berth.describe(e), 125);
+            }
             boolean attach = (interactive || tty) && !detach;
             try {
                 // one runtime call creates and starts, unless an attachment must be in place first

@@ -39,8 +39,8 @@ final class AttachService extends AttachGrpc.AttachImplBase {
     public StreamObserver<AttachInput> attach(StreamObserver<AttachOutput> out) {
         String ns = Namespaces.current();
         ServerCallStreamObserver<AttachOutput> call = (ServerCallStreamObserver<AttachOutput>) out;
-        return new StreamObserver<>() {
-            private ShimConnection conn;
+        StreamObserver<AttachInput> in = new StreamObserver<>() {
+            private volatile ShimConnection conn;
 
             @Override
             public void onNext(AttachInput in) {
@@ -48,7 +48,7 @@ final class AttachService extends AttachGrpc.AttachImplBase {
                     if (conn == null) {
                         if (!in.hasStart()) throw new IllegalArgumentException("the first attach message must say what to attach to (start)");
                         conn = begin(ns, in.getStart(), call);
-                        call.setOnCancelHandler(this::closeQuietly);
+                        if (call.isCancelled()) closeQuietly();
                         return;
                     }
                     switch (in.getKindCase()) {
@@ -84,6 +84,8 @@ final class AttachService extends AttachGrpc.AttachImplBase {
                 }
             }
         };
+        call.setOnCancelHandler(() -> in.onError(null));
+        return in;
     }
 
     private ShimConnection begin(String ns, AttachStart start, ServerCallStreamObserver<AttachOutput> call) throws IOException {

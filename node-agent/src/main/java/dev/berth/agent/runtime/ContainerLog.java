@@ -32,6 +32,7 @@ public final class ContainerLog implements AutoCloseable {
     private final List<Path> backlog = new ArrayList<>();
     private RandomAccessFile current;
     private Object currentKey;
+    private boolean currentIsLive;
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
     private final byte[] buf = new byte[64 * 1024];
     private final List<Entry> ready = new ArrayList<>();
@@ -55,7 +56,7 @@ public final class ContainerLog implements AutoCloseable {
                 continue;
             }
             // at the end of this file: move on when it has been rotated away (or was an older file)
-            if (!backlog.isEmpty() || rotatedAway()) {
+            if (!currentIsLive || rotatedAway()) {
                 current.close();
                 current = null;
                 continue;
@@ -85,7 +86,8 @@ public final class ContainerLog implements AutoCloseable {
         Path next = backlog.isEmpty() ? dir.resolve(FILE) : backlog.remove(0);
         if (!Files.exists(next)) return false;
         current = new RandomAccessFile(next.toFile(), "r");
-        currentKey = backlog.isEmpty() && next.endsWith(FILE) ? key(next) : null;
+        currentIsLive = next.getFileName().toString().equals(FILE);
+        currentKey = currentIsLive ? key(next) : null;
         return true;
     }
 

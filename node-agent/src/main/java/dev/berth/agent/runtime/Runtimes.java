@@ -39,8 +39,8 @@ public final class Runtimes {
             if (!Files.isExecutable(Path.of(crunBinary))) {
                 throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "runtime crun is not installed on this node (" + crunBinary + " is missing); install it (apt-get install crun) or use runc");
             }
-            if (!Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers"))) {
-                throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "runtime crun needs the unified cgroup v2 hierarchy, which this node does not mount; use runc");
+            if (Cgroups.hybrid()) {
+                throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "runtime crun refuses this node's hybrid cgroup layout (v1 controllers beside a v2 hierarchy at /sys/fs/cgroup/unified); use runc here, or crun on a node with cgroup v2 only");
             }
         }
         return name;

@@ -455,7 +455,7 @@ public final class TaskManager implements AutoCloseable {
         return Cgroups.read(cgroupOf(ns, id));
     }
 
-    private Path cgroupOf(String ns, String id) {
+    private String cgroupOf(String ns, String id) {
         Optional<ContainerRecord> c = meta.container(ns, id);
         String path = "/" + id;
         if (c.isPresent()) {
@@ -467,7 +467,7 @@ public final class TaskManager implements AutoCloseable {
                 // the default path then
             }
         }
-        return Cgroups.ROOT.resolve(path.startsWith("/") ? path.substring(1) : path);
+        return path;
     }
 
     // ---- exec processes and attach
