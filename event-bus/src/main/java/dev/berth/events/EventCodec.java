@@ -130,6 +130,15 @@ public final class EventCodec {
         return new EventEnvelope(eventId, type, (int) schemaVersion, namespace, node, subjectId, sequence, time, payloadMap);
     }
 
+    /** The payload alone as JSON text, e.g. to store it in a jsonb column. */
+    public static String payloadJson(EventEnvelope event) {
+        try {
+            return MAPPER.writeValueAsString(event.payload());
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException("cannot write the payload of event " + event.eventId() + " as JSON", e);
+        }
+    }
+
     /** A payload record as the map the envelope carries. */
     public static Map<String, Object> toPayloadMap(Record payload) {
         return MAPPER.convertValue(payload, MAP);
