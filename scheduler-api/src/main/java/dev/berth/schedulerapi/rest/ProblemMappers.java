@@ -19,7 +19,13 @@ public class ProblemMappers {
     @ServerExceptionMapper
     public Response http(WebApplicationException e, UriInfo uri) {
         Response.StatusType status = e.getResponse().getStatusInfo();
-        return problem(new Problem("about:blank", status.getReasonPhrase(), status.getStatusCode(), e.getMessage(), uri.getPath()));
+        String detail = e.getMessage();
+        if (detail == null || detail.startsWith("HTTP " + status.getStatusCode())) { // the framework's default says nothing new
+            detail = status.getStatusCode() == 404
+                    ? "nothing at " + uri.getPath() + "; see the API's OpenAPI document for its paths"
+                    : null;
+        }
+        return problem(new Problem("about:blank", status.getReasonPhrase(), status.getStatusCode(), detail, uri.getPath()));
     }
 
     @ServerExceptionMapper

@@ -28,8 +28,9 @@ public class EventProjector {
             INSERT INTO event (event_id, type, schema_version, namespace, node, subject_kind, subject_id, sequence,
                                occurred_at, payload, kafka_topic, kafka_partition, kafka_offset)
             VALUES (:eventId, :type, :schemaVersion, :namespace, :node, :subjectKind, :subjectId, :sequence,
-                    :occurredAt, CAST(:payload AS jsonb), :topic, :partition, :offset)
+                    :occurredAt, CAST(CAST(:payload AS text) AS jsonb), :topic, :partition, :offset)
             ON CONFLICT (event_id) DO NOTHING""";
+    // the inner CAST makes the parameter text: bound straight to jsonb, a Java string would be stored as a JSON string
 
     /** True when the event was new (and applied); false for an event id already projected. */
     public Uni<Boolean> project(EventEnvelope event, Provenance provenance) {
