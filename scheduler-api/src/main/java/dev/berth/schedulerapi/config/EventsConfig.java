@@ -1,0 +1,32 @@
+package dev.berth.schedulerapi.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+
+/** Knobs of the event projection and stream ({@code berth.events.*}); defaults documented in application.properties. */
+@ConfigMapping(prefix = "berth.events")
+public interface EventsConfig {
+
+    /** Create Berth's topics at start when they are missing (with {@link #topicPartitions()} partitions). */
+    @WithDefault("true")
+    boolean createTopics();
+
+    @WithDefault("3")
+    int topicPartitions();
+
+    /** First wait before retrying a projection whose database transaction failed; doubles up to {@link #retryMaxBackoff()}. */
+    @WithDefault("200ms")
+    Duration retryInitialBackoff();
+
+    @WithDefault("5s")
+    Duration retryMaxBackoff();
+
+    /** Events buffered per live-stream subscriber before a slow one is cut off (it reconnects and catches up with since=). */
+    @WithDefault("1024")
+    int streamBuffer();
+
+    /** Most events one listing returns. */
+    @WithDefault("1000")
+    int maxListLimit();
+}

@@ -1,0 +1,34 @@
+package dev.berth.schedulerapi.config;
+
+import dev.berth.events.TopicAdmin;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+import java.time.Duration;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * Creates the event topics at start if they are missing, so their partition count is chosen here rather than by
+ * the broker's default on first use. A broker that is down at start is not fatal: the consumer waits for it.
+ */
+@Singleton
+class TopicSetup {
+    private static final Logger LOG = Logger.getLogger(TopicSetup.class);
+
+    void onStart(@Observes StartupEvent start, EventsConfig config,
+            @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrap) {
+        if (!config.createTopics()) {
+            return;
+        }
+        try {
+            TopicAdmin.ensureTopics(bootstrap, config.topicPartitions(), (short) 1, Duration.ofSeconds(10));
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            LOG.warnf("could not check or create the event topics on %s (%s); the broker will create them on first use",
+                    bootstrap, e.toString());
+        }
+    }
+}

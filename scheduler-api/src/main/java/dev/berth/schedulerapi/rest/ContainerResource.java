@@ -1,0 +1,66 @@
+package dev.berth.schedulerapi.rest;
+
+import dev.berth.events.EventEnvelope;
+import dev.berth.schedulerapi.events.model.ContainerState;
+import dev.berth.schedulerapi.events.service.EventQueries;
+import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import java.time.Instant;
+import java.util.List;
+import org.jboss.resteasy.reactive.RestPath;
+import org.jboss.resteasy.reactive.RestQuery;
+
+/** What the events say about one container: its timeline and its observed state. */
+@Path("/api/v1/containers/{id}")
+public class ContainerResource {
+
+    /** The container's observed state, as projected from its events. */
+    public record ContainerStatus(String namespace, String containerId, String node, String image, String status,
+            Integer exitCode, String signal, Boolean oomKilled, Instant createdAt, Instant startedAt, Instant exitedAt,
+            long lastSequence, String lastEventId, String lastEventType, Instant updatedAt) {
+        static ContainerStatus of(ContainerState s) {
+            return new ContainerStatus(s.namespace, s.containerId, s.node, s.image, s.status, s.exitCode, s.signal,
+                    s.oomKilled, s.createdAt, s.startedAt, s.exitedAt, s.lastSequence, s.lastEventId, s.lastEventType, s.updatedAt);
+        }
+    }
+
+    private final EventQueries queries;
+
+    ContainerResource(EventQueries queries) {
+        this.queries = queries;
+    }
+
+    /** Every event of the container, in sequence order (exec events included); 404 when none was seen. */
+    @GET
+    @Path("events")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<List<EventEnvelope>> timeline(@RestPath String id, @RestQuery String namespace) {
+        return queries.timeline(id, QueryParams.blankToNull(namespace)).invoke(events -> {
+            if (events.isEmpty()) {
+                throw ApiException.notFound("no events for container '" + id + "'"
+                        + (namespace == null ? "" : " in namespace '" + namespace + "'"));
+            }
+        });
+    }
+
+    /** The observed state; pass {@code namespace} when the id exists in more than one. */
+    @GET
+    @Path("status")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<ContainerStatus> status(@RestPath String id, @RestQuery String namespace) {
+        return queries.containers(id, QueryParams.blankToNull(namespace)).map(states -> {
+            if (states.isEmpty()) {
+                throw ApiException.notFound("no events for container '" + id + "'"
+                        + (namespace == null ? "" : " in namespace '" + namespace + "'"));
+            }
+            if (states.size() > 1) {
+                throw ApiException.conflict("container '" + id + "' exists in namespaces "
+                        + states.stream().map(s -> s.namespace).toList() + "; pass ?namespace=");
+            }
+            return ContainerStatus.of(states.get(0));
+        });
+    }
+}
