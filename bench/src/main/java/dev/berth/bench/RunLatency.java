@@ -8,18 +8,31 @@ import dev.berth.api.services.containers.v1.CreateContainerRequest;
 import dev.berth.api.services.containers.v1.DeleteContainerRequest;
 import dev.berth.api.services.tasks.v1.CreateTaskRequest;
 import dev.berth.api.services.tasks.v1.DeleteTaskRequest;
-import dev.berth.api.services.tasks.v1.StartRequest;
 import dev.berth.api.services.tasks.v1.TasksGrpc;
 import dev.berth.api.services.tasks.v1.WaitRequest;
 import io.grpc.Channel;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Request to observed exit of {@code true}, as {@code ctr run --rm} does it: create container, create task,
- * start, wait, delete task, delete container. Prints one line per round (seconds) for the bench script.
+ * Request to observed exit of {@code true}, as {@code ctr run --rm} does it: create container, create task
+ * (started in the same runtime call, as {@code berth run} asks), wait, delete task, delete container. Prints one line per round (seconds) for the bench script.
  * Usage: RunLatency SOCKET IMAGE ROUNDS
  */
 public final class RunLatency {
+
+    static final Any START = Any.newBuilder().setTypeUrl("types.berth.dev/TaskOptions/v1")
+            .setValue(dev.berth.api.types.berth.TaskOptions.newBuilder().setStart(true).build().toByteString()).build();
+
+    /** One run of {@code true} as ctr run --rm does it; returns the exit code. */
+    static int runOnce(ContainersGrpc.ContainersBlockingStub containers, TasksGrpc.TasksBlockingStub tasks, String id, String image, Any run) {
+        containers.create(CreateContainerRequest.newBuilder().setContainer(Container.newBuilder().setId(id).setImage(image)
+                .putExtensions("berth.dev/run", run)).build());
+        tasks.create(CreateTaskRequest.newBuilder().setContainerId(id).setOptions(START).build());
+        int code = tasks.wait(WaitRequest.newBuilder().setContainerId(id).build()).getExitStatus();
+        tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
+        containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+        return code;
+    }
 
     public static void main(String[] args) throws Exception {
         String socket = args[0];
@@ -36,13 +49,7 @@ public final class RunLatency {
         for (int i = -warmup; i < rounds; i++) {
             String id = "bench-" + ProcessHandle.current().pid() + "-" + (i + warmup);
             long t0 = System.nanoTime();
-            containers.create(CreateContainerRequest.newBuilder().setContainer(Container.newBuilder().setId(id).setImage(image)
-                    .putExtensions("berth.dev/run", run)).build());
-            tasks.create(CreateTaskRequest.newBuilder().setContainerId(id).build());
-            tasks.start(StartRequest.newBuilder().setContainerId(id).build());
-            int code = tasks.wait(WaitRequest.newBuilder().setContainerId(id).build()).getExitStatus();
-            tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
-            containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+            int code = runOnce(containers, tasks, id, image, run);
             double s = (System.nanoTime() - t0) / 1e9;
             if (code != 0) throw new IllegalStateException("true exited " + code);
             if (i >= 0) {

@@ -1,6 +1,7 @@
 package dev.berth.agent;
 
 import dev.berth.agent.config.AgentConfig;
+import dev.berth.agent.events.EventPublisher;
 import dev.berth.agent.grpc.AgentGrpcServer;
 import dev.berth.oci.auth.RegistryCredentials;
 import dev.berth.oci.auth.RegistryHosts;
@@ -27,6 +28,7 @@ public class AgentLifecycle {
     private final AgentConfig config;
     private NodeAgent agent;
     private AgentGrpcServer server;
+    private EventPublisher events;
     private FileChannel lockFile;
     private FileLock lock;
 
@@ -51,6 +53,11 @@ public class AgentLifecycle {
         agent.tasks().onEvent(e -> LOG.info("task " + e.type() + ": " + e.namespace() + "/" + e.containerId()
                 + (e.execId() == null ? "" : " exec " + e.execId())
                 + (e.exit() == null ? "" : " exit " + e.exit().exitCode()) + (e.oomKilled() ? " (OOM-killed)" : "")));
+        if (config.kafkaBootstrapServers().isPresent()) {
+            String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
+            events = new EventPublisher(agent.metadata(), node, config.kafkaBootstrapServers().get(), config.heartbeatInterval(), "0.1.0");
+            LOG.info("publishing node " + node + "'s events to Kafka at " + config.kafkaBootstrapServers().get() + " through the outbox");
+        }
         server = new AgentGrpcServer(agent, Path.of(config.socket()), config.maxConcurrentCalls());
         LOG.info("node agent serving on unix://" + config.socket() + " (root " + root + ", state " + config.state() + ", shim " + shim + ")");
     }
@@ -58,6 +65,7 @@ public class AgentLifecycle {
     void stop(@Observes ShutdownEvent ev) throws Exception {
         // Containers keep running under their shims: only the API and the agent's own resources stop.
         if (server != null) server.close();
+        if (events != null) events.close();
         if (agent != null) agent.close();
         if (lock != null) lock.release();
         if (lockFile != null) lockFile.close();
@@ -87,5 +95,13 @@ public class AgentLifecycle {
             if (Files.isExecutable(p)) return p;
         }
         throw new IOException("berth-shim not found next to the agent or on PATH; build it (mvn package) or set berth.agent.shim");
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "node";
+        }
     }
 }

@@ -43,6 +43,16 @@ public interface AgentConfig {
     @WithDefault("3")
     int logMaxFiles();
 
+    /** Kafka to publish the node's lifecycle events to (through the agent's outbox); unset: no events. */
+    Optional<String> kafkaBootstrapServers();
+
+    /** This node's name in events; the host name when unset. */
+    Optional<String> nodeName();
+
+    /** How often a node.heartbeat event is recorded; 0 turns it off. */
+    @WithDefault("30s")
+    java.time.Duration heartbeatInterval();
+
     /** Layer blobs fetched at once, across all pulls. */
     @WithDefault("4")
     int maxConcurrentDownloads();

@@ -13,6 +13,8 @@ import dev.berth.agent.runtime.TaskException;
 import dev.berth.agent.runtime.TaskManager;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
 import dev.berth.oci.Json;
+import dev.berth.events.payload.ContainerCreated;
+import dev.berth.events.payload.ContainerDeleted;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
@@ -80,7 +82,11 @@ public final class ContainerStore {
         // the lease keeps garbage collection off the image's chain until the container's snapshot references it
         try (AutoCloseable lease = leases.acquire()) {
             // the row claims the name first; the snapshot follows, and a failure takes the row back
-            if (!meta.addContainer(c)) {
+            if (!meta.inTransaction(() -> {
+                boolean added = meta.addContainer(c);
+                if (added) meta.event(ns, id, new ContainerCreated(image.name(), image.digest(), java.util.Map.of()));
+                return added;
+            })) {
                 throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
             }
             try {
@@ -120,7 +126,11 @@ public final class ContainerStore {
             if (meta.task(ns, id).isPresent()) {
                 throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "container " + id + " still has a task; stop and delete the task first (berth rm -f does both)");
             }
-            meta.deleteContainer(ns, id);
+            meta.inTransaction(() -> {
+                meta.deleteContainer(ns, id);
+                meta.event(ns, id, new ContainerDeleted());
+                return null;
+            });
             snapshots.remove(c.snapshotKey());
             tasks.removeLogs(ns, id);
         } finally {

@@ -18,6 +18,8 @@ import dev.berth.oci.Platform;
 import dev.berth.oci.Reference;
 import dev.berth.oci.RegistryClient;
 import dev.berth.oci.RegistryClient.ResolvedImage;
+import dev.berth.events.payload.ImagePulled;
+import dev.berth.events.payload.ImageRemoved;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -161,8 +163,17 @@ public final class ImageStore {
         ImageRecord rec = new ImageRecord(namespace, ref.toString(), target.mediaType(), target.digest().toString(),
                 size, manifestDesc.digest().toString(), manifest.config().digest().toString(), parent, unpacked,
                 "{}", meta.image(namespace, ref.toString()).map(ImageRecord::createdAt).orElse(now), now);
-        meta.putImage(rec);
+        putImage(rec);
         return rec;
+    }
+
+    /** Records an image and its image.pulled event in one transaction. */
+    private void putImage(ImageRecord r) {
+        meta.inTransaction(() -> {
+            meta.putImage(r);
+            meta.event(r.namespace(), r.digest(), new ImagePulled(r.name(), r.digest(), r.size()));
+            return null;
+        });
     }
 
     public Optional<ImageRecord> get(String namespace, String name) {
@@ -180,7 +191,11 @@ public final class ImageStore {
     }
 
     public boolean delete(String namespace, String name) {
-        return get(namespace, name).map(r -> meta.deleteImage(namespace, r.name())).orElse(false);
+        return get(namespace, name).map(r -> meta.inTransaction(() -> {
+            boolean deleted = meta.deleteImage(namespace, r.name());
+            if (deleted) meta.event(namespace, r.digest(), new ImageRemoved(r.name(), r.digest()));
+            return deleted;
+        })).orElse(false);
     }
 
     /** Writes the named images as one archive (OCI layout, readable by docker load too). */
@@ -249,7 +264,7 @@ public final class ImageStore {
         long now = System.currentTimeMillis();
         ImageRecord r = new ImageRecord(namespace, name, src.mediaType(), src.digest(), src.size(), src.manifestDigest(),
                 src.configDigest(), src.chainId(), src.unpackedSize(), src.labels(), now, now);
-        meta.putImage(r);
+        putImage(r);
         return r;
     }
 

@@ -80,6 +80,12 @@ public final class MetadataStore implements AutoCloseable {
                       FOREIGN KEY (namespace, container_id) REFERENCES tasks(namespace, container_id) ON DELETE CASCADE)""");
             s.execute("PRAGMA user_version=1");
         }
+        if (version < 2) {
+            // the transactional outbox: each state change's event, committed with it, published later
+            s.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, envelope TEXT NOT NULL)");
+            s.execute("CREATE TABLE IF NOT EXISTS event_sequences (subject TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
+            s.execute("PRAGMA user_version=2");
+        }
     }
 
     // ---- images
@@ -287,6 +293,98 @@ public final class MetadataStore implements AutoCloseable {
                 rs.getObject("exited_at") == null ? null : rs.getLong("exited_at"), rs.getLong("created_at"), rs.getInt("oom_killed") != 0);
     }
 
+    // ---- transactions and the outbox
+
+    /** Work on the store that either commits whole or leaves nothing. */
+    public interface Work<T> {
+        T run() throws Exception;
+    }
+
+    /** Receives a state change's event inside the transaction that makes the change (see {@link #event}). */
+    public interface EventHook {
+        void record(String namespace, String subjectId, Record payload);
+    }
+
+    private volatile EventHook eventHook;
+    private int txDepth;
+
+    public void onEvent(EventHook hook) {
+        this.eventHook = hook;
+    }
+
+    /** Runs {@code work} in one SQLite transaction (nested calls join the outer one). */
+    public synchronized <T> T inTransaction(Work<T> work) {
+        if (txDepth > 0) {
+            txDepth++;
+            try {
+                return work.run();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new MetadataException(e);
+            } finally {
+                txDepth--;
+            }
+        }
+        try {
+            db.setAutoCommit(false);
+            txDepth = 1;
+            T result = work.run();
+            db.commit();
+            return result;
+        } catch (Exception e) {
+            try {
+                db.rollback();
+            } catch (SQLException r) {
+                e.addSuppressed(r);
+            }
+            if (e instanceof RuntimeException re) throw re;
+            throw new MetadataException(e);
+        } finally {
+            txDepth = 0;
+            try {
+                db.setAutoCommit(true);
+            } catch (SQLException e) {
+                LOG_ERR.warning("cannot restore autocommit: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Records an event of a subject in the current transaction (a no-op when events are off). */
+    public synchronized void event(String namespace, String subjectId, Record payload) {
+        EventHook h = eventHook;
+        if (h != null) h.record(namespace, subjectId, payload);
+    }
+
+    /** The subject's next event sequence number: 1, 2, ... never reused. */
+    public synchronized long nextSequence(String subject) {
+        update("INSERT INTO event_sequences VALUES (?, 1) ON CONFLICT(subject) DO UPDATE SET seq=seq+1", subject);
+        return query("SELECT seq FROM event_sequences WHERE subject=?", rs -> rs.getLong(1), subject).get(0);
+    }
+
+    public synchronized void appendOutbox(String envelopeJson) {
+        update("INSERT INTO outbox (envelope) VALUES (?)", envelopeJson);
+    }
+
+    public record OutboxRow(long id, String envelope) {}
+
+    public synchronized List<OutboxRow> unsentOutbox(int max) {
+        return query("SELECT id, envelope FROM outbox ORDER BY id LIMIT ?", rs -> new OutboxRow(rs.getLong(1), rs.getString(2)), max);
+    }
+
+    public synchronized void deleteOutbox(List<Long> ids) {
+        inTransaction(() -> {
+            for (long id : ids) update("DELETE FROM outbox WHERE id=?", id);
+            return null;
+        });
+    }
+
+    public synchronized long outboxSize() {
+        return query("SELECT COUNT(*) FROM outbox", rs -> rs.getLong(1)).get(0);
+    }
+
+    private static final java.util.logging.Logger LOG_ERR = java.util.logging.Logger.getLogger(MetadataStore.class.getName());
+
     // ---- plumbing
 
     private interface Row<T> {
@@ -326,7 +424,7 @@ public final class MetadataStore implements AutoCloseable {
 
     /** A failure of the local store itself: the agent cannot go on safely without it. */
     public static final class MetadataException extends RuntimeException {
-        MetadataException(SQLException e) {
+        MetadataException(Exception e) {
             super("metadata store: " + e.getMessage(), e);
         }
     }

@@ -15,6 +15,13 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import dev.berth.events.payload.ContainerExited;
+import dev.berth.events.payload.ContainerPaused;
+import dev.berth.events.payload.ContainerResumed;
+import dev.berth.events.payload.ContainerStarted;
+import dev.berth.events.payload.ExecExited;
+import dev.berth.events.payload.ExecStarted;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -138,7 +145,11 @@ public final class TaskManager implements AutoCloseable {
                 int pid = launchShim(ns, c.id(), dir, runc, terminal(spec), annotation(spec, SpecBuilder.STDIN_ANNOTATION) != null, start);
                 launched = true;
                 TaskRecord t = new TaskRecord(ns, c.id(), pid, start ? RUNNING : CREATED, null, null, null, System.currentTimeMillis(), false);
-                meta.putTask(t);
+                meta.inTransaction(() -> {
+                    meta.putTask(t);
+                    if (start) meta.event(ns, c.id(), new ContainerStarted((long) pid, Instant.now()));
+                    return null;
+                });
                 watch(ns, c.id());
                 listener.accept(new TaskEvent(ns, c.id(), "created", null));
                 if (start) listener.accept(new TaskEvent(ns, c.id(), "started", null));
@@ -165,7 +176,11 @@ public final class TaskManager implements AutoCloseable {
             }
             runtimes.forContainer(container(ns, id)).start(ns, id);
             // A process that exits at once may be recorded STOPPED already: the update never overwrites that.
-            meta.markRunning(ns, id);
+            int pid = t.pid();
+            meta.inTransaction(() -> {
+                if (meta.markRunning(ns, id)) meta.event(ns, id, new ContainerStarted((long) pid, Instant.now()));
+                return null;
+            });
             listener.accept(new TaskEvent(ns, id, "started", null));
             return require(ns, id);
         } finally {
@@ -336,7 +351,11 @@ public final class TaskManager implements AutoCloseable {
             if (!t.get().status().equals(STOPPED)) {
                 // the cgroup stays until the runtime's delete: its OOM count tells a memory kill from any other SIGKILL
                 boolean oom = exit.signal() == 9 && Cgroups.oomKilled(cgroupOf(ns, id));
-                meta.putTask(new TaskRecord(ns, id, t.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos(), t.get().createdAt(), oom));
+                meta.inTransaction(() -> {
+                    meta.putTask(new TaskRecord(ns, id, t.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos(), t.get().createdAt(), oom));
+                    meta.event(ns, id, new ContainerExited(exit.exitCode(), signalName(exit.signal()), oom, instant(exit.exitedAtNanos())));
+                    return null;
+                });
                 listener.accept(new TaskEvent(ns, id, "exited", exit, oom, null));
             }
             exits.computeIfAbsent(key(ns, id), k -> new CompletableFuture<>()).complete(exit);
@@ -402,7 +421,12 @@ public final class TaskManager implements AutoCloseable {
             TaskRecord t = require(ns, id);
             if (!t.status().equals(RUNNING)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " is " + t.status().toLowerCase() + ", not running: only a running task can be paused");
             runtimes.forContainer(container(ns, id)).run(ns, "pause", id);
-            if (meta.setLiveStatus(ns, id, RUNNING, PAUSED)) listener.accept(new TaskEvent(ns, id, "paused", null));
+            boolean paused = meta.inTransaction(() -> {
+                boolean changed = meta.setLiveStatus(ns, id, RUNNING, PAUSED);
+                if (changed) meta.event(ns, id, new ContainerPaused());
+                return changed;
+            });
+            if (paused) listener.accept(new TaskEvent(ns, id, "paused", null));
         } finally {
             lock.unlock();
         }
@@ -414,7 +438,12 @@ public final class TaskManager implements AutoCloseable {
             TaskRecord t = require(ns, id);
             if (!t.status().equals(PAUSED)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " is " + t.status().toLowerCase() + ", not paused");
             runtimes.forContainer(container(ns, id)).run(ns, "resume", id);
-            if (meta.setLiveStatus(ns, id, PAUSED, RUNNING)) listener.accept(new TaskEvent(ns, id, "resumed", null));
+            boolean resumed = meta.inTransaction(() -> {
+                boolean changed = meta.setLiveStatus(ns, id, PAUSED, RUNNING);
+                if (changed) meta.event(ns, id, new ContainerResumed());
+                return changed;
+            });
+            if (resumed) listener.accept(new TaskEvent(ns, id, "resumed", null));
         } finally {
             lock.unlock();
         }
@@ -533,7 +562,11 @@ public final class TaskManager implements AutoCloseable {
                 throw new TaskException(TaskException.Kind.FAILED, reply.startsWith("ER ") ? reply.substring(3) : "the shim refused the exec: " + reply);
             }
             int pid = Integer.parseInt(reply.substring(3).trim());
-            meta.putExec(new MetadataStore.ExecRecord(ns, id, execId, pid, RUNNING, null, null, null));
+            meta.inTransaction(() -> {
+                meta.putExec(new MetadataStore.ExecRecord(ns, id, execId, pid, RUNNING, null, null, null));
+                meta.event(ns, id, new ExecStarted(execId, (long) pid, args));
+                return null;
+            });
             listener.accept(new TaskEvent(ns, id, "exec-started", null, false, execId));
             Thread reader = new Thread(() -> pumpExec(ns, id, execId, conn, output), "exec-" + id + "-" + execId);
             reader.setDaemon(true);
@@ -604,7 +637,11 @@ public final class TaskManager implements AutoCloseable {
         Optional<MetadataStore.ExecRecord> e = meta.exec(ns, id, execId);
         if (e.isEmpty()) return;
         if (!e.get().status().equals(STOPPED)) {
-            meta.putExec(new MetadataStore.ExecRecord(ns, id, execId, e.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos()));
+            meta.inTransaction(() -> {
+                meta.putExec(new MetadataStore.ExecRecord(ns, id, execId, e.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos()));
+                meta.event(ns, id, new ExecExited(execId, exit.exitCode(), signalName(exit.signal()), instant(exit.exitedAtNanos())));
+                return null;
+            });
             listener.accept(new TaskEvent(ns, id, "exec-exited", exit, false, execId));
         }
         execExits.computeIfAbsent(execKey(ns, id, execId), k -> new CompletableFuture<>()).complete(exit);
@@ -738,6 +775,18 @@ public final class TaskManager implements AutoCloseable {
         }
         Map<String, Object> process = (Map<String, Object>) spec.get("process");
         process.put("user", Map.of("uid", ids.uid(), "gid", ids.gid(), "additionalGids", ids.additionalGids()));
+    }
+
+    private static Instant instant(long nanos) {
+        return Instant.ofEpochSecond(nanos / 1_000_000_000L, nanos % 1_000_000_000L);
+    }
+
+    private static final List<String> SIGNALS = List.of("SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+            "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM");
+
+    private static String signalName(int signal) {
+        if (signal <= 0) return null;
+        return signal <= SIGNALS.size() ? SIGNALS.get(signal - 1) : "SIG" + signal;
     }
 
     private static String key(String ns, String id) {

@@ -432,7 +432,11 @@ class DifferentialTest {
     private static String runInBerth(String id, String ref) throws Exception {
         RunRequest req = RunRequest.ofArgs(List.of("sh", "-c", LISTING_SCRIPT));
         try {
-            ContainerRecord c = agent.containers().create(NS, id, ref, null, req, null, null);
+            // as ctr run does: no /etc/hosts, /etc/hostname or /etc/resolv.conf mounted over the image's tree
+            var image = agent.images().get(NS, ref).orElseThrow();
+            java.util.Map<String, Object> spec = dev.berth.agent.runtime.SpecBuilder.build(NS, id, agent.images().config(image), req);
+            ((java.util.Map<?, ?>) spec.get("annotations")).remove(dev.berth.agent.runtime.SpecBuilder.ETC_ANNOTATION);
+            ContainerRecord c = agent.containers().create(NS, id, ref, new String(dev.berth.oci.Json.write(spec)), null, null, null);
             agent.tasks().create(c);
             agent.tasks().start(NS, id);
             TaskExit exit = agent.tasks().waitFor(NS, id).get(120, TimeUnit.SECONDS);

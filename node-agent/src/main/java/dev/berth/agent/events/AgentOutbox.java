@@ -1,0 +1,55 @@
+package dev.berth.agent.events;
+
+import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.events.EventCodec;
+import dev.berth.events.EventEnvelope;
+import dev.berth.events.outbox.Outbox;
+import dev.berth.events.outbox.OutboxRecord;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The node agent's side of the event bus: every state change's event goes into the outbox table of the agent's
+ * SQLite store, in the transaction that makes the change, numbered per subject; {@link dev.berth.events.outbox.OutboxRelay}
+ * reads it from here and deletes what Kafka acknowledged.
+ */
+public final class AgentOutbox implements Outbox, MetadataStore.EventHook {
+
+    private final MetadataStore meta;
+    private final String node;
+    private volatile Runnable onAppend = () -> { };
+
+    public AgentOutbox(MetadataStore meta, String node) {
+        this.meta = meta;
+        this.node = node;
+    }
+
+    /** Called after each append (outside any lock it could deadlock on): the relay's wake-up. */
+    public void onAppend(Runnable r) {
+        this.onAppend = r;
+    }
+
+    public String node() {
+        return node;
+    }
+
+    @Override
+    public void record(String namespace, String subjectId, Record payload) {
+        String subject = (namespace == null ? "" : namespace) + "/" + subjectId;
+        EventEnvelope e = EventEnvelope.of(namespace, node, subjectId, meta.nextSequence(subject), payload);
+        meta.appendOutbox(EventCodec.encodeToString(e));
+        onAppend.run();
+    }
+
+    @Override
+    public List<OutboxRecord> fetchUnsent(int max) throws Exception {
+        List<OutboxRecord> out = new ArrayList<>();
+        for (MetadataStore.OutboxRow r : meta.unsentOutbox(max)) out.add(new OutboxRecord(r.id(), EventCodec.decode(r.envelope())));
+        return out;
+    }
+
+    @Override
+    public void markSent(List<Long> ids) {
+        meta.deleteOutbox(ids);
+    }
+}
