@@ -142,12 +142,13 @@ public final class TaskManager implements AutoCloseable {
                 Files.createFile(config, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
                 Files.write(config, Json.write(spec));
                 if (byUser) meta.setStoppedByUser(ns, c.id(), false);
+                Instant launchedAt = Instant.now();
                 int pid = launchShim(ns, c.id(), dir, runc, terminal(spec), annotation(spec, SpecBuilder.STDIN_ANNOTATION) != null, start);
                 launched = true;
                 TaskRecord t = new TaskRecord(ns, c.id(), pid, start ? RUNNING : CREATED, null, null, null, System.currentTimeMillis(), false);
                 meta.inTransaction(() -> {
                     meta.putTask(t);
-                    if (start) meta.event(ns, c.id(), new ContainerStarted((long) pid, Instant.now()));
+                    if (start) meta.event(ns, c.id(), new ContainerStarted((long) pid, launchedAt));
                     return null;
                 });
                 watch(ns, c.id());
