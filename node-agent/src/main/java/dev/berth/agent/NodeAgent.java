@@ -52,6 +52,7 @@ public final class NodeAgent implements AutoCloseable {
     private final ContainerStore containers;
     private final TaskManager tasks;
     private final GarbageCollector gc;
+    private final Cleanups cleanups;
     private ScheduledExecutorService scheduler;
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(NodeAgent.class.getName());
 
@@ -71,9 +72,10 @@ public final class NodeAgent implements AutoCloseable {
         this.images = new ImageStore(new RegistryClient(s.registryHosts(), s.registryCredentials()), content, snapshots, meta, Platform.host(),
                 s.maxConcurrentDownloads(), 64L << 30, leases);
         Runtimes runtimes = new Runtimes(s.runtime(), s.crun(), s.state());
-        this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy());
-        this.containers = new ContainerStore(meta, images, snapshots, locks, leases, tasks, s.crun());
-        this.gc = new GarbageCollector(meta, content, snapshots, leases);
+        this.cleanups = new Cleanups();
+        this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy(), cleanups);
+        this.containers = new ContainerStore(meta, images, snapshots, locks, leases, tasks, s.crun(), cleanups);
+        this.gc = new GarbageCollector(meta, content, snapshots, leases, cleanups);
         tasks.recover();
         if (!s.gcInterval().isZero()) {
             scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -100,11 +102,13 @@ public final class NodeAgent implements AutoCloseable {
     public ImageStore images() { return images; }
     public ContainerStore containers() { return containers; }
     public TaskManager tasks() { return tasks; }
+    public Cleanups cleanups() { return cleanups; }
 
     @Override
     public void close() throws Exception {
         if (scheduler != null) scheduler.shutdownNow();
         tasks.close();
+        cleanups.close();
         meta.close();
     }
 }

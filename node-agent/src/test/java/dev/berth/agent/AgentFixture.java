@@ -56,6 +56,7 @@ final class AgentFixture implements AutoCloseable {
     void remove(String ns, String id) throws IOException {
         if (agent.tasks().get(ns, id).isPresent()) agent.tasks().delete(ns, id, true);
         if (agent.containers().get(ns, id).isPresent()) agent.containers().delete(ns, id);
+        agent.cleanups().await(ns, id);
     }
 
     @Override

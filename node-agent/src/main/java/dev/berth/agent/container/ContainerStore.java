@@ -33,10 +33,12 @@ public final class ContainerStore {
     private final KeyedLocks locks;
     private final Leases leases;
     private final TaskManager tasks;
+    private final dev.berth.agent.Cleanups cleanups;
     private final String crunBinary;
 
     public ContainerStore(MetadataStore meta, ImageStore images, OverlaySnapshotter snapshots, KeyedLocks locks, Leases leases,
-                          TaskManager tasks, String crunBinary) throws IOException {
+                          TaskManager tasks, String crunBinary, dev.berth.agent.Cleanups cleanups) throws IOException {
+        this.cleanups = cleanups;
         this.leases = leases;
         this.tasks = tasks;
         this.crunBinary = crunBinary;
@@ -60,6 +62,7 @@ public final class ContainerStore {
     public ContainerRecord create(String ns, String id, String imageName, String specJson, RunRequest request,
                                   String runtime, String labelsJson) throws IOException {
         validateId(id);
+        cleanups.await(ns, id); // a deleted container of the same name may still be removing its snapshot
         if (meta.container(ns, id).isPresent()) {
             throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
         }
@@ -131,8 +134,11 @@ public final class ContainerStore {
                 meta.event(ns, id, new ContainerDeleted());
                 return null;
             });
-            snapshots.remove(c.snapshotKey());
-            tasks.removeLogs(ns, id);
+            // the snapshot (after the task's unmount) and the logs go in the background
+            cleanups.schedule(ns, id, "container clean-up", () -> {
+                snapshots.remove(c.snapshotKey());
+                tasks.removeLogs(ns, id);
+            });
         } finally {
             lock.unlock();
         }

@@ -31,7 +31,10 @@ public final class GarbageCollector {
     private final OverlaySnapshotter snapshots;
     private final Leases leases;
 
-    public GarbageCollector(MetadataStore meta, ContentStore content, OverlaySnapshotter snapshots, Leases leases) {
+    private final dev.berth.agent.Cleanups cleanups;
+
+    public GarbageCollector(MetadataStore meta, ContentStore content, OverlaySnapshotter snapshots, Leases leases, dev.berth.agent.Cleanups cleanups) {
+        this.cleanups = cleanups;
         this.meta = meta;
         this.content = content;
         this.snapshots = snapshots;
@@ -41,6 +44,7 @@ public final class GarbageCollector {
     public record Result(int blobsRemoved, int snapshotsRemoved, long bytesFreed) {}
 
     public Result collect() throws Exception {
+        cleanups.drain(); // snapshots of just-deleted containers first, so their parents count as free
         try (AutoCloseable ignored = leases.exclusive()) {
             Set<Digest> liveBlobs = new HashSet<>();
             Set<String> liveSnapshots = new HashSet<>();

@@ -58,6 +58,7 @@ public final class TaskManager implements AutoCloseable {
     private final OverlaySnapshotter snapshots;
     private final KeyedLocks locks;
     private final LogPolicy logPolicy;
+    private final dev.berth.agent.Cleanups cleanups;
     private final Map<String, CompletableFuture<TaskExit>> exits = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<TaskExit>> execExits = new ConcurrentHashMap<>();
     private final Map<String, Integer> quickFailures = new ConcurrentHashMap<>();
@@ -82,7 +83,8 @@ public final class TaskManager implements AutoCloseable {
     }
 
     public TaskManager(Path stateRoot, Path logsRoot, Path shim, Runtimes runtimes, MetadataStore meta, OverlaySnapshotter snapshots,
-                       KeyedLocks locks, LogPolicy logPolicy) throws IOException {
+                       KeyedLocks locks, LogPolicy logPolicy, dev.berth.agent.Cleanups cleanups) throws IOException {
+        this.cleanups = cleanups;
         this.tasksRoot = stateRoot.resolve("tasks");
         this.logsRoot = logsRoot;
         this.shim = shim;
@@ -118,6 +120,7 @@ public final class TaskManager implements AutoCloseable {
 
     private TaskRecord createTask(ContainerRecord c, boolean start, boolean byUser) throws IOException {
         String ns = c.namespace();
+        cleanups.await(ns, c.id()); // a deleted task of the same name may still be unmounting
         ReentrantLock lock = locks.lock(ns, c.id());
         try {
             Optional<TaskRecord> existing = meta.task(ns, c.id());
@@ -224,12 +227,14 @@ public final class TaskManager implements AutoCloseable {
                 }
                 t = require(ns, id);
             }
-            removeRuntimeState(ns, id);
+            Runc runc = runtimes.forContainer(container(ns, id));
             synchronized (this) {
                 meta.deleteTask(ns, id);
                 CompletableFuture<TaskExit> f = exits.remove(key(ns, id));
                 if (f != null && !f.isDone()) f.complete(exitOf(t));
             }
+            // gone for every reader now; the runtime's record, the mount and the directory go in the background
+            cleanups.schedule(ns, id, "task clean-up", () -> removeRuntimeState(ns, id, runc));
             listener.accept(new TaskEvent(ns, id, "deleted", exitOf(t), t.oomKilled(), null));
             return t;
         } finally {
@@ -724,8 +729,12 @@ public final class TaskManager implements AutoCloseable {
     /** The runtime's record of a stopped task, its rootfs mount and its directory (logs stay). */
     private void removeRuntimeState(String ns, String id) throws IOException {
         Optional<ContainerRecord> c = meta.container(ns, id);
+        removeRuntimeState(ns, id, c.isPresent() ? runtimes.forContainer(c.get()) : runtimes.defaultRuntime());
+    }
+
+    private void removeRuntimeState(String ns, String id, Runc runc) throws IOException {
         try {
-            (c.isPresent() ? runtimes.forContainer(c.get()) : runtimes.defaultRuntime()).delete(ns, id, true);
+            runc.delete(ns, id, true);
         } catch (IOException e) {
             LOG.log(Level.FINE, "runtime delete of " + id + ": " + e.getMessage());
         }
