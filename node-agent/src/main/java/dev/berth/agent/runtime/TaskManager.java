@@ -62,6 +62,8 @@ public final class TaskManager implements AutoCloseable {
     private final Map<String, CompletableFuture<TaskExit>> exits = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<TaskExit>> execExits = new ConcurrentHashMap<>();
     private final Map<String, Integer> quickFailures = new ConcurrentHashMap<>();
+    /** Tasks whose start has been asked of the runtime but not yet recorded: an exit in between was a run. */
+    private final java.util.Set<String> starting = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.ScheduledExecutorService restarter = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "restarter");
         t.setDaemon(true);
@@ -178,13 +180,24 @@ public final class TaskManager implements AutoCloseable {
             if (!t.status().equals(CREATED)) {
                 throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "task " + id + " is " + t.status().toLowerCase() + ", not created: it cannot be started again; delete it and create a new one");
             }
-            runtimes.forContainer(container(ns, id)).start(ns, id);
+            starting.add(key(ns, id));
+            try {
+                runtimes.forContainer(container(ns, id)).start(ns, id);
+            } catch (IOException | RuntimeException e) {
+                starting.remove(key(ns, id));
+                throw e;
+            }
             // A process that exits at once may be recorded STOPPED already: the update never overwrites that.
             int pid = t.pid();
-            meta.inTransaction(() -> {
-                if (meta.markRunning(ns, id)) meta.event(ns, id, new ContainerStarted((long) pid, Instant.now()));
-                return null;
-            });
+            synchronized (this) {
+                // an exit recorded meanwhile has already told the start (see recordExit)
+                if (starting.remove(key(ns, id))) {
+                    meta.inTransaction(() -> {
+                        if (meta.markRunning(ns, id)) meta.event(ns, id, new ContainerStarted((long) pid, Instant.now()));
+                        return null;
+                    });
+                }
+            }
             listener.accept(new TaskEvent(ns, id, "started", null));
             return require(ns, id);
         } finally {
@@ -357,7 +370,10 @@ public final class TaskManager implements AutoCloseable {
             if (!t.get().status().equals(STOPPED)) {
                 // the cgroup stays until the runtime's delete: its OOM count tells a memory kill from any other SIGKILL
                 boolean oom = exit.signal() == 9 && Cgroups.oomKilled(cgroupOf(ns, id));
+                // exited before its start was recorded: it did start, and the timeline says so first
+                boolean startedUnrecorded = t.get().status().equals(CREATED) && starting.remove(key(ns, id));
                 meta.inTransaction(() -> {
+                    if (startedUnrecorded) meta.event(ns, id, new ContainerStarted((long) t.get().pid(), instant(exit.exitedAtNanos())));
                     meta.putTask(new TaskRecord(ns, id, t.get().pid(), STOPPED, exit.exitCode(), exit.signal(), exit.exitedAtNanos(), t.get().createdAt(), oom));
                     meta.event(ns, id, new ContainerExited(exit.exitCode(), signalName(exit.signal()), oom, instant(exit.exitedAtNanos())));
                     return null;
