@@ -181,14 +181,10 @@ final class ContainerCommands {
 
         @Override
         public Integer call() {
-            try (AgentClient c = berth.connect()) {
-                for (String id : ids) {
-                    container(c, id);
-                    stop(c, id, seconds);
-                    System.out.println(id);
-                }
-                return 0;
-            }
+            return TaskCommands.each(berth, ids, (c, id) -> {
+                container(c, id);
+                stop(c, id, seconds);
+            });
         }
     }
 

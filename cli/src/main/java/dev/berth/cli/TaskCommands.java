@@ -28,6 +28,17 @@ import picocli.CommandLine.ParentCommand;
 final class TaskCommands {
     private TaskCommands() {}
 
+    /** Applies one call to each named container, printing each name as docker does. */
+    static int each(Berth berth, List<String> ids, java.util.function.BiConsumer<AgentClient, String> call) {
+        try (AgentClient c = berth.connect()) {
+            for (String id : ids) {
+                call.accept(c, id);
+                System.out.println(id);
+            }
+            return 0;
+        }
+    }
+
     @Command(name = "exec", description = "Run a command in a running container.")
     static final class Exec implements Callable<Integer> {
         @ParentCommand
@@ -99,13 +110,7 @@ final class TaskCommands {
         @Override
         public Integer call() {
             int sig = signalNumber(signal);
-            try (AgentClient c = berth.connect()) {
-                for (String id : ids) {
-                    c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(sig).setAll(sig == 9).build());
-                    System.out.println(id);
-                }
-                return 0;
-            }
+            return each(berth, ids, (c, id) -> c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(sig).setAll(sig == 9).build()));
         }
     }
 
@@ -134,13 +139,7 @@ final class TaskCommands {
 
         @Override
         public Integer call() {
-            try (AgentClient c = berth.connect()) {
-                for (String id : ids) {
-                    c.tasks.pause(PauseTaskRequest.newBuilder().setContainerId(id).build());
-                    System.out.println(id);
-                }
-                return 0;
-            }
+            return each(berth, ids, (c, id) -> c.tasks.pause(PauseTaskRequest.newBuilder().setContainerId(id).build()));
         }
     }
 
@@ -154,13 +153,7 @@ final class TaskCommands {
 
         @Override
         public Integer call() {
-            try (AgentClient c = berth.connect()) {
-                for (String id : ids) {
-                    c.tasks.resume(ResumeTaskRequest.newBuilder().setContainerId(id).build());
-                    System.out.println(id);
-                }
-                return 0;
-            }
+            return each(berth, ids, (c, id) -> c.tasks.resume(ResumeTaskRequest.newBuilder().setContainerId(id).build()));
         }
     }
 
@@ -246,14 +239,8 @@ final class TaskCommands {
             if (cpuShares != null) r.setCpuShares(cpuShares);
             if (pidsLimit != null) r.setPidsLimit(pidsLimit);
             if (r.build().equals(Resources.getDefaultInstance())) throw new CliException("nothing to update: give --memory, --cpus, --cpu-shares or --pids-limit");
-            try (AgentClient c = berth.connect()) {
-                for (String id : ids) {
-                    c.tasks.update(UpdateTaskRequest.newBuilder().setContainerId(id)
-                            .setResources(Any.newBuilder().setTypeUrl("types.berth.dev/Resources/v1").setValue(r.build().toByteString())).build());
-                    System.out.println(id);
-                }
-                return 0;
-            }
+            Any resources = Any.newBuilder().setTypeUrl("types.berth.dev/Resources/v1").setValue(r.build().toByteString()).build();
+            return each(berth, ids, (c, id) -> c.tasks.update(UpdateTaskRequest.newBuilder().setContainerId(id).setResources(resources).build()));
         }
     }
 }
