@@ -14,7 +14,7 @@ out=$(berth run -d --name web "$image" sh -c 'echo started; exec sleep 300'); ch
 out=$(berth ps); contains "ps lists the running container" "running (pid" "$out"
 sleep 0.5; out=$(berth logs web); check "logs" "started" "$out"
 out=$(berth run -d --name web "$image" true 2>&1); rc=$?
-check "name in use exits 1" "1" "$rc"; contains "name in use says so" "already in use" "$out"
+check "name in use exits 125, as docker does" "125" "$rc"; contains "name in use says so" "already in use" "$out"
 out=$(berth rm web 2>&1); contains "rm of a running container is refused" "is running" "$out"
 out=$(berth stop -t 1 web); check "stop" "web" "$out"
 out=$(berth ps -a); contains "a pid 1 that ignores SIGTERM is killed after the grace period" "exited (137)" "$out"
