@@ -63,6 +63,12 @@ berth run -d --name steady --restart always "$image" sh -c 'sleep 0.3; exit 0' >
 sleep 2; berth stop -t 1 steady >/dev/null; n1=$(berth logs steady | wc -l); sleep 1.5
 out=$(berth ps -a | grep steady); contains "always restarts, until stopped by its user" "restarted" "$out"; contains "then it stays stopped" "exited" "$out"
 
+berth run -d --name looper --restart always "$image" false >/dev/null; sleep 2.5
+n=$(berth ps -a | grep looper | grep -o 'restarted [0-9]*' | grep -o '[0-9]*'); n=${n:-0}
+(( n >= 3 && n <= 7 )) && { passes=$((passes+1)); echo "ok   a crash loop backs off (100 ms doubling: $n restarts in 2.5 s)"; } || { fails=$((fails+1)); echo "FAIL backoff: $n restarts in 2.5 s"; }
+berth stop -t 1 looper >/dev/null; sleep 0.2; m=$(berth ps -a | grep looper | grep -o 'restarted [0-9]*'); sleep 3
+check "stop cancels a restart that is due" "$m" "$(berth ps -a | grep looper | grep -o 'restarted [0-9]*')"
+
 # logs: rotation, timestamps, since
 berth run --name chatty "$image" sh -c 'i=0; while [ $i -lt 1000 ]; do echo "line $i padding-padding"; i=$((i+1)); done' >/dev/null
 files=$(ls "$work/root/logs/e2e/chatty" | sort | tr '\n' ' '); check "logs rotate into at most 3 files" "container.log container.log.1 container.log.2 " "$files"
@@ -83,11 +89,13 @@ before=$(grep -c tick "$work/root/logs/e2e/ticker/container.log")
 sleep 2.5
 after=$(grep -c tick "$work/root/logs/e2e/ticker/container.log")
 (( after > before + 10 )) && { passes=$((passes+1)); echo "ok   logs keep flowing while the agent is down"; } || { fails=$((fails+1)); echo "FAIL logs stopped with the agent ($before -> $after)"; }
-zombies=$(ps -eo stat=,ppid= | awk '$1 ~ /^Z/' | wc -l); check "no zombies while the agent is down" "0" "$zombies"
+shims=" $(pgrep -f "berth-shim --id .* --state $work/" | tr '\n' ' ') "
+zombies=$(ps -eo stat=,ppid= | awk -v s="$shims" '$1 ~ /^Z/ && index(s, " " $2 " ")' | wc -l)
+check "no zombies under the shims while the agent is down" "0" "$zombies"
 start_agent BERTH_AGENT_LOG_MAX_BYTES=4096 BERTH_AGENT_LOG_MAX_FILES=3
 out=$(berth ps -a | grep late); contains "an exit during the downtime is reported truly" "exited (42)" "$out"
 out=$(berth ps | grep ticker); contains "a running container is still running" "running" "$out"
 sleep 1.5; out=$(berth ps -a | grep phoenix); contains "a restart due during the downtime happens after it" "restarted" "$out"
 n=$(runc --root "$work/state/runc/e2e" list | grep -c phoenix); check "and the container runs once" "1" "$n"
-berth rm -f ticker late phoenix box flaky steady chatty >/dev/null
+berth rm -f ticker late phoenix box flaky steady chatty looper >/dev/null
 finish

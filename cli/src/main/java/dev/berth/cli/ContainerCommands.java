@@ -51,7 +51,15 @@ final class ContainerCommands {
     /** Signals a task and waits for its exit up to {@code seconds}; then kills it. */
     static void stop(AgentClient c, String id, int seconds) {
         Optional<Process> t = task(c, id);
-        if (t.isEmpty() || t.get().getStatus() == Status.STOPPED) return;
+        if (t.isEmpty() || t.get().getStatus() == Status.STOPPED) {
+            // nothing running now, but a restart may be due: the signal tells the agent the user stopped it
+            try {
+                c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(15).build());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Code.NOT_FOUND) throw e;
+            }
+            return;
+        }
         c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(15).build());
         try {
             c.tasks.withDeadlineAfter(seconds, TimeUnit.SECONDS).wait(WaitRequest.newBuilder().setContainerId(id).build());

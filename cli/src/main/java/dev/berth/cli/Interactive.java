@@ -21,7 +21,8 @@ final class Interactive {
     private Interactive() {}
 
     static int run(AgentClient c, AttachStart.Builder start, boolean stdin, boolean tty) throws IOException {
-        boolean terminal = tty && System.console() != null;
+        // raw mode only when keystrokes go to the container: otherwise Ctrl-C must stay ours
+        boolean terminal = tty && stdin && System.console() != null;
         TerminalSize size = terminal ? size() : null;
         if (size != null) start.setSize(size);
         CompletableFuture<Integer> exit = new CompletableFuture<>();

@@ -49,15 +49,15 @@ public class AgentLifecycle {
                 config.gcInterval(), config.maxConcurrentDownloads(),
                 config.registryHostsFile().map(f -> RegistryHosts.load(Path.of(f))).orElse(RegistryHosts.none()),
                 config.registryCredentialsFile().map(f -> RegistryCredentials.load(Path.of(f))).orElse(RegistryCredentials.none()),
-                config.crun(), new TaskManager.LogPolicy(config.logMaxBytes(), config.logMaxFiles())));
+                config.crun(), new TaskManager.LogPolicy(config.logMaxBytes(), config.logMaxFiles())),
+                meta -> config.kafkaBootstrapServers().ifPresent(kafka -> {
+                    String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
+                    events = new EventPublisher(meta, node, kafka, config.heartbeatInterval(), "0.1.0");
+                    LOG.info("publishing node " + node + "'s events to Kafka at " + kafka + " through the outbox");
+                }));
         agent.tasks().onEvent(e -> LOG.info("task " + e.type() + ": " + e.namespace() + "/" + e.containerId()
                 + (e.execId() == null ? "" : " exec " + e.execId())
                 + (e.exit() == null ? "" : " exit " + e.exit().exitCode()) + (e.oomKilled() ? " (OOM-killed)" : "")));
-        if (config.kafkaBootstrapServers().isPresent()) {
-            String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
-            events = new EventPublisher(agent.metadata(), node, config.kafkaBootstrapServers().get(), config.heartbeatInterval(), "0.1.0");
-            LOG.info("publishing node " + node + "'s events to Kafka at " + config.kafkaBootstrapServers().get() + " through the outbox");
-        }
         server = new AgentGrpcServer(agent, Path.of(config.socket()), config.maxConcurrentCalls());
         LOG.info("node agent serving on unix://" + config.socket() + " (root " + root + ", state " + config.state() + ", shim " + shim + ")");
     }
@@ -65,6 +65,7 @@ public class AgentLifecycle {
     void stop(@Observes ShutdownEvent ev) throws Exception {
         // Containers keep running under their shims: only the API and the agent's own resources stop.
         if (server != null) server.close();
+        if (agent != null) agent.tasks().close(); // no exit recorded after this, so none misses the relay
         if (events != null) events.close();
         if (agent != null) agent.close();
         if (lock != null) lock.release();

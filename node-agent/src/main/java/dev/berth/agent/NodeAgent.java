@@ -57,6 +57,14 @@ public final class NodeAgent implements AutoCloseable {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(NodeAgent.class.getName());
 
     public NodeAgent(Settings s) throws IOException {
+        this(s, meta -> { });
+    }
+
+    /**
+     * {@code beforeRecovery} runs once the store is open and before the tasks are recovered: the place to install
+     * the event outbox, so that exits found during recovery are published too.
+     */
+    public NodeAgent(Settings s, java.util.function.Consumer<MetadataStore> beforeRecovery) throws IOException {
         // like containerd: others may traverse (0711) but not list; the store and bundles inside are private
         for (Path dir : new Path[] {s.root(), s.state()}) {
             Files.createDirectories(dir);
@@ -76,6 +84,7 @@ public final class NodeAgent implements AutoCloseable {
         this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy(), cleanups);
         this.containers = new ContainerStore(meta, images, snapshots, locks, leases, tasks, s.crun(), cleanups);
         this.gc = new GarbageCollector(meta, content, snapshots, leases, cleanups);
+        beforeRecovery.accept(meta);
         tasks.recover();
         if (!s.gcInterval().isZero()) {
             scheduler = Executors.newSingleThreadScheduledExecutor(r -> {

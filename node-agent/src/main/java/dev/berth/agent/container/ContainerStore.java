@@ -62,7 +62,6 @@ public final class ContainerStore {
     public ContainerRecord create(String ns, String id, String imageName, String specJson, RunRequest request,
                                   String runtime, String labelsJson) throws IOException {
         validateId(id);
-        cleanups.await(ns, id); // a deleted container of the same name may still be removing its snapshot
         if (meta.container(ns, id).isPresent()) {
             throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
         }
@@ -84,6 +83,8 @@ public final class ContainerStore {
         ReentrantLock lock = locks.lock(ns, id);
         // the lease keeps garbage collection off the image's chain until the container's snapshot references it
         try (AutoCloseable lease = leases.acquire()) {
+            cleanups.await(ns, id); // a deleted container of the same name may still be removing its snapshot and logs
+            tasks.removeLogs(ns, id); // and a crash may have left its logs behind
             // the row claims the name first; the snapshot follows, and a failure takes the row back
             if (!meta.inTransaction(() -> {
                 boolean added = meta.addContainer(c);
@@ -95,7 +96,11 @@ public final class ContainerStore {
             try {
                 snapshots.prepare(snapshotKey, image.chainId());
             } catch (IOException | RuntimeException e) {
-                meta.deleteContainer(ns, id);
+                meta.inTransaction(() -> {
+                    meta.deleteContainer(ns, id);
+                    meta.event(ns, id, new ContainerDeleted());
+                    return null;
+                });
                 throw e;
             }
             return c;

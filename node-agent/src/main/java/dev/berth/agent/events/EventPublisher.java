@@ -60,6 +60,6 @@ public final class EventPublisher implements AutoCloseable {
             return null;
         });
         relay.close(); // publishes what it can within its stop timeout; the rest waits in the outbox
-        meta.onEvent(null);
+        // the hook stays: anything recorded from now on waits in the outbox for the next start
     }
 }

@@ -70,6 +70,7 @@ final class LogsService extends LogsGrpc.LogsImplBase {
                 call.onNext(chunk(e));
             }
             while (req.getFollow()) {
+                if (call.isCancelled()) return; // the client went away: no thread, no file left polling
                 boolean exited = isDone(ns, id);
                 List<ContainerLog.Entry> batch = log.poll();
                 for (ContainerLog.Entry e : batch) {

@@ -332,6 +332,13 @@ public final class MetadataStore implements AutoCloseable {
             T result = work.run();
             db.commit();
             return result;
+        } catch (Error e) {
+            try {
+                db.rollback(); // never let restoring autocommit commit half the work
+            } catch (SQLException r) {
+                e.addSuppressed(r);
+            }
+            throw e;
         } catch (Exception e) {
             try {
                 db.rollback();

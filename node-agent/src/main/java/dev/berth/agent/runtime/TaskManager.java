@@ -122,9 +122,9 @@ public final class TaskManager implements AutoCloseable {
 
     private TaskRecord createTask(ContainerRecord c, boolean start, boolean byUser) throws IOException {
         String ns = c.namespace();
-        cleanups.await(ns, c.id()); // a deleted task of the same name may still be unmounting
         ReentrantLock lock = locks.lock(ns, c.id());
         try {
+            cleanups.await(ns, c.id()); // a deleted task of the same name may still be unmounting (its clean-up takes no lock)
             Optional<TaskRecord> existing = meta.task(ns, c.id());
             if (existing.isPresent()) {
                 throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container " + c.id() + " already has a task (" + existing.get().status().toLowerCase() + "); delete it first");
@@ -148,8 +148,8 @@ public final class TaskManager implements AutoCloseable {
                 Files.write(config, Json.write(spec));
                 if (byUser) meta.setStoppedByUser(ns, c.id(), false);
                 Instant launchedAt = Instant.now();
+                launched = true; // from here a failure (a timeout too) may leave a shim and a container: discard them
                 int pid = launchShim(ns, c.id(), dir, runc, terminal(spec), annotation(spec, SpecBuilder.STDIN_ANNOTATION) != null, start);
-                launched = true;
                 TaskRecord t = new TaskRecord(ns, c.id(), pid, start ? RUNNING : CREATED, null, null, null, System.currentTimeMillis(), false);
                 meta.inTransaction(() -> {
                     meta.putTask(t);
@@ -206,12 +206,26 @@ public final class TaskManager implements AutoCloseable {
     }
 
     public void kill(String ns, String id, int signal, boolean all) throws IOException {
+        boolean stopping = signal == 15 || signal == 9 || signal == 2 || signal == 3;
+        // a user's TERM, KILL, INT or QUIT ends the container for good: no restart policy brings it back, not even
+        // one already scheduled (set before anything else, with or without a task at this moment)
+        if (stopping && meta.container(ns, id).isPresent()) meta.setStoppedByUser(ns, id, true);
+        ReentrantLock lock = locks.lock(ns, id); // ordered with a restart in progress
+        try {
+            killLocked(ns, id, signal, all, stopping);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void killLocked(String ns, String id, int signal, boolean all, boolean stopping) throws IOException {
         TaskRecord t = require(ns, id);
-        // a user's TERM, KILL, INT or QUIT ends the container for good: no restart policy brings it back
-        if (signal == 15 || signal == 9 || signal == 2 || signal == 3) meta.setStoppedByUser(ns, id, true);
         if (t.status().equals(STOPPED)) return;
         try {
-            runtimes.forContainer(container(ns, id)).kill(ns, id, signal, all);
+            Runc runc = runtimes.forContainer(container(ns, id));
+            runc.kill(ns, id, signal, all);
+            // a frozen container cannot act on the signal: thaw it, as docker stop does
+            if (stopping && t.status().equals(PAUSED) && meta.setLiveStatus(ns, id, PAUSED, RUNNING)) runc.run(ns, "resume", id);
         } catch (IOException e) {
             // the process may have exited between our check and the signal
             if (!require(ns, id).status().equals(STOPPED)) throw e;
@@ -242,6 +256,7 @@ public final class TaskManager implements AutoCloseable {
             }
             Runc runc = runtimes.forContainer(container(ns, id));
             synchronized (this) {
+                failExecWaiters(ns, id);
                 meta.deleteTask(ns, id);
                 CompletableFuture<TaskExit> f = exits.remove(key(ns, id));
                 if (f != null && !f.isDone()) f.complete(exitOf(t));
@@ -264,6 +279,8 @@ public final class TaskManager implements AutoCloseable {
      * task directories no record knows (a crash between launching a shim and recording it).
      */
     public void recover() throws IOException {
+        // orphans first: once restarts are scheduled, a task being re-created would look like one
+        discardOrphans();
         for (TaskRecord t : meta.tasks()) {
             if (t.status().equals(STOPPED)) {
                 maybeRestart(t.namespace(), t.containerId()); // its restart was due when the agent went down
@@ -274,6 +291,9 @@ public final class TaskManager implements AutoCloseable {
             else watch(t.namespace(), t.containerId());
         }
         for (MetadataStore.ExecRecord e : meta.liveExecs()) watchExecFile(e.namespace(), e.containerId(), e.execId());
+    }
+
+    private void discardOrphans() throws IOException {
         try (Stream<Path> nss = Files.list(tasksRoot)) {
             for (Path nsDir : nss.toList()) {
                 try (Stream<Path> ids = Files.list(nsDir)) {
@@ -369,7 +389,8 @@ public final class TaskManager implements AutoCloseable {
             if (t.isEmpty()) return;
             if (!t.get().status().equals(STOPPED)) {
                 // the cgroup stays until the runtime's delete: its OOM count tells a memory kill from any other SIGKILL
-                boolean oom = exit.signal() == 9 && Cgroups.oomKilled(cgroupOf(ns, id));
+                // any exit: a shell whose child was OOM-killed exits 137 without a signal of its own
+                boolean oom = Cgroups.oomKilled(cgroupOf(ns, id));
                 // exited before its start was recorded: it did start, and the timeline says so first
                 boolean startedUnrecorded = t.get().status().equals(CREATED) && starting.remove(key(ns, id));
                 meta.inTransaction(() -> {
@@ -402,8 +423,9 @@ public final class TaskManager implements AutoCloseable {
         MetadataStore.RestartState state = meta.restartState(ns, id);
         if (state.stoppedByUser() || !policy.restarts(t.get().exitCode() == null ? 255 : t.get().exitCode(), state.restartCount())) return;
         long ranMs = t.get().exitedAt() == null ? 0 : t.get().exitedAt() / 1_000_000 - t.get().createdAt();
-        int quick = ranMs < RestartPolicy.HEALTHY_RUN_MS ? quickFailures.merge(key(ns, id), 1, Integer::sum) - 1 : 0;
-        if (quick == 0) quickFailures.remove(key(ns, id));
+        int quick = 0;
+        if (ranMs >= RestartPolicy.HEALTHY_RUN_MS) quickFailures.remove(key(ns, id)); // a healthy run resets the backoff
+        else quick = quickFailures.merge(key(ns, id), 1, Integer::sum) - 1;
         long delay = RestartPolicy.backoffMs(quick);
         Long exitedAt = t.get().exitedAt();
         restarter.schedule(() -> restart(ns, id, exitedAt), delay, TimeUnit.MILLISECONDS);
@@ -422,6 +444,7 @@ public final class TaskManager implements AutoCloseable {
             }
             removeRuntimeState(ns, id);
             synchronized (this) {
+                failExecWaiters(ns, id);
                 meta.deleteTask(ns, id);
                 exits.remove(key(ns, id));
             }
@@ -683,6 +706,15 @@ public final class TaskManager implements AutoCloseable {
     public void killExec(String ns, String id, String execId, int signal) throws IOException {
         MetadataStore.ExecRecord e = meta.exec(ns, id, execId).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + id + " has no exec process " + execId));
         if (e.status().equals(STOPPED)) return;
+        // the pid may have been reaped and reused since: signal it only while it is still in this container's cgroup
+        String cg = cgroupOf(ns, id);
+        String procCgroup;
+        try {
+            procCgroup = Files.readString(Path.of("/proc/" + e.pid() + "/cgroup"));
+        } catch (IOException gone) {
+            return;
+        }
+        if (!procCgroup.contains(cg)) return;
         Syscalls.kill(e.pid(), signal);
     }
 
@@ -801,6 +833,17 @@ public final class TaskManager implements AutoCloseable {
         }
         Map<String, Object> process = (Map<String, Object>) spec.get("process");
         process.put("user", Map.of("uid", ids.uid(), "gid", ids.gid(), "additionalGids", ids.additionalGids()));
+    }
+
+    /** Exec processes die with their task: waiters still pending hear it (their exit file's word, or 255). */
+    private void failExecWaiters(String ns, String id) {
+        for (MetadataStore.ExecRecord e : meta.execs(ns, id)) {
+            if (e.status().equals(STOPPED)) continue;
+            TaskExit exit = readExecExitFile(ns, id, e.execId()).orElse(new TaskExit(255, 0, System.currentTimeMillis() * 1_000_000L));
+            recordExecExit(ns, id, e.execId(), exit);
+        }
+        String prefix = ns + "/" + id + "/";
+        execExits.keySet().removeIf(k -> k.startsWith(prefix));
     }
 
     private static Instant instant(long nanos) {

@@ -14,6 +14,10 @@ import java.util.List;
  */
 public final class UserResolver {
 
+    /** A passwd or group file larger than this is not a real one. */
+    static final long MAX_DB_BYTES = 4L << 20;
+
+
     public record Ids(int uid, int gid, List<Integer> additionalGids) {}
 
     private UserResolver() {}
@@ -86,7 +90,15 @@ public final class UserResolver {
     private static List<String[]> entries(Path file) throws IOException {
         List<String[]> out = new ArrayList<>();
         if (!Files.isDirectory(file.getParent(), LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return out;
-        for (String line : Files.readAllLines(file)) {
+        // the container controls this file: never follow a link swapped in, never read more than a real one holds
+        byte[] data;
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            if (ch.size() > MAX_DB_BYTES) throw new IllegalArgumentException(file.getFileName() + " in the image is over " + MAX_DB_BYTES + " bytes; use a numeric uid:gid");
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) ch.size());
+            while (buf.hasRemaining() && ch.read(buf) > 0) { }
+            data = java.util.Arrays.copyOf(buf.array(), buf.position());
+        }
+        for (String line : new String(data, java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
             if (line.isBlank() || line.startsWith("#")) continue;
             String[] f = line.split(":", -1);
             if (f.length >= 3) out.add(f);
