@@ -77,6 +77,7 @@ out=$(berth logs chatty | tail -1); check "the newest line survives rotation" "l
 out=$(berth logs chatty | awk '{print $2}' | sort -n -c && echo ordered); check "kept lines are in order" "ordered" "$out"
 out=$(berth logs --timestamps chatty | tail -1); contains "logs --timestamps" "$(date -u +%Y-%m-%dT)" "$out"
 out=$(berth logs --tail 2 chatty | wc -l); check "logs --tail" "2" "$out"
+out=$(berth logs --tail 0 chatty | wc -l); check "logs --tail 0 prints nothing stored, as docker does" "0" "$out"
 sleep 1.2; out=$(berth logs --since 1s chatty | wc -l); check "logs --since leaves out older lines" "0" "$out"
 
 # survival: the agent is SIGKILLed with containers running and exiting; they carry on and are told truly

@@ -123,8 +123,8 @@ final class ContainerCommands {
         @Option(names = "--tail-bytes", defaultValue = "0", description = "Only about the last N bytes (whole records; 0: all).")
         long tailBytes;
 
-        @Option(names = "--tail", defaultValue = "0", description = "Only the last N lines (0: all).")
-        int tailLines;
+        @Option(names = "--tail", defaultValue = "all", description = "Only the last N lines (default all; 0: none, with -f only new output).")
+        String tail;
 
         @Option(names = "--since", description = "Only output since a time: RFC 3339 (2026-11-28T07:00:00Z) or a duration ago (30s, 5m, 2h).")
         String since;
@@ -138,8 +138,20 @@ final class ContainerCommands {
         @Override
         public Integer call() throws IOException {
             try (AgentClient c = berth.connect()) {
+                int tailLines = 0;
+                long sinceNanos = since == null ? 0 : sinceNanos(since);
+                if (!tail.equals("all")) {
+                    try {
+                        tailLines = Integer.parseInt(tail);
+                    } catch (NumberFormatException e) {
+                        throw new CliException("--tail '" + tail + "' must be a number of lines or 'all'");
+                    }
+                    if (tailLines < 0) throw new CliException("--tail must not be negative");
+                    // none of what is stored: only what comes from now on
+                    if (tailLines == 0) sinceNanos = Math.max(sinceNanos, System.currentTimeMillis() * 1_000_000L);
+                }
                 Iterator<LogChunk> it = c.logs.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes)
-                        .setTailLines(tailLines).setSinceUnixNanos(since == null ? 0 : sinceNanos(since)).build());
+                        .setTailLines(tailLines).setSinceUnixNanos(sinceNanos).build());
                 boolean lineStart = true;
                 while (it.hasNext()) {
                     LogChunk chunk = it.next();
