@@ -54,6 +54,8 @@ public final class LayerApplier {
      * path resolves to (a symlink, a whiteout, an opaque mark, a removed directory) empties it.
      */
     private final java.util.Map<String, Path> resolvedParents = new java.util.HashMap<>();
+    /** Paths this layer has written so far: a whiteout may not take one back (containerd refuses that too). */
+    private final java.util.Set<String> written = new java.util.HashSet<>();
 
     private LayerApplier(Path upper, List<Path> lowersTopFirst) {
         this.upper = upper;
@@ -97,6 +99,9 @@ public final class LayerApplier {
         List<String> parts = clean(e.getName());
         if (parts.isEmpty()) return; // the root itself: its attributes belong to the snapshot, not the layer
         String base = parts.remove(parts.size() - 1);
+        for (String p : parts) {
+            if (p.startsWith(WHITEOUT)) throw new UnsafeLayerException("entry '" + e.getName() + "' uses the whiteout '" + p + "' as a directory");
+        }
         String parentKey = String.join("/", parts);
         Path parentPath = resolvedParents.get(parentKey);
         if (parentPath == null) {
@@ -114,6 +119,10 @@ public final class LayerApplier {
             if (hidden.isEmpty() || hidden.equals(".") || hidden.equals("..") || hidden.contains("/")) {
                 throw new UnsafeLayerException("whiteout '" + e.getName() + "' names no valid file");
             }
+            String hiddenKey = parentKey.isEmpty() ? hidden : parentKey + "/" + hidden;
+            if (written.contains(hiddenKey)) {
+                throw new UnsafeLayerException("whiteout '" + e.getName() + "' removes '" + hiddenKey + "', which this same layer wrote: a layer cannot hide its own files");
+            }
             Path target = parentPath.resolve(hidden);
             resolvedParents.clear();
             removeAll(target);
@@ -121,6 +130,7 @@ public final class LayerApplier {
             return;
         }
 
+        written.add(parentKey.isEmpty() ? base : parentKey + "/" + base);
         Path target = parentPath.resolve(base);
         BasicFileAttributes existing = lstat(target);
         if (existing != null && !(existing.isDirectory() && e.isDirectory())) {

@@ -288,9 +288,8 @@ class LayerApplierTest {
                 .symlink("evil2", outside.toString())
                 .whiteout("evil2/.wh..wh..opq")
                 .symlink("up", "../..")
-                .whiteout("up/outside/.wh.canary")
-                .symlink("whole", outside.toString())
-                .whiteout(".wh.whole"));
+                .whiteout("up/outside/.wh.canary"));
+
         // nothing in the real outside was deleted, replaced by a whiteout device or made opaque
         assertNothingEscaped("whiteouts aimed at " + canary);
         assertWhiteout(upper.resolve("outside/canary"), "../../outside/.wh.canary must whiteout <root>/outside/canary");
@@ -298,7 +297,9 @@ class LayerApplierTest {
         assertEquals("y", Syscalls.lgetxattr(upper.resolve(rel(outside)).toString(), OPAQUE_XATTR),
                 "evil2/.wh..wh..opq must make <root>" + outside + " opaque");
         assertNull(Syscalls.lgetxattr(outside.toString(), OPAQUE_XATTR), "the real outside dir was made opaque");
-        assertWhiteout(upper.resolve("whole"), ".wh.whole must replace the symlink whole by a whiteout");
+        // a whiteout of this layer's own symlink to the outside is refused outright, and deletes nothing anywhere
+        refused(new Layer().symlink("whole", outside.toString()).whiteout(".wh.whole"), "a whiteout of the layer's own symlink whole -> " + outside);
+        assertNothingEscaped("a whiteout of the layer's own symlink to " + canary);
 
         for (String bad : List.of(".wh..", ".wh...", "d/.wh..", "d/.wh...")) {
             refused(new Layer().whiteout(bad), "whiteout " + bad + " naming . or ..");
@@ -528,6 +529,17 @@ class LayerApplierTest {
     // ---------------------------------------------------------------------------------------------------------
     // helpers
     // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void malformedWhiteoutsAreRefusedAsContainerdRefusesThem() throws Exception {
+        UnsafeLayerException own = refused(new Layer().file("d/f", "mine").whiteout("d/.wh.f"), "a whiteout of a file of the same layer");
+        assertTrue(own.getMessage().contains("this same layer wrote"), own.getMessage());
+        UnsafeLayerException parent = refused(new Layer().whiteout(".wh.g").file(".wh.g/inside", "x"), "a whiteout used as a directory");
+        assertTrue(parent.getMessage().contains("as a directory"), parent.getMessage());
+        // a whiteout first and the name written again afterwards is the normal "deleted then recreated"
+        apply(new Layer().whiteout("d2/.wh.f").file("d2/f", "again"));
+        assertFileInRoot("d2/f", "again", "a name whited out and written again in one layer");
+    }
 
     private void apply(Layer layer, Path... lowers) throws IOException {
         LayerApplier.apply(new ByteArrayInputStream(layer.bytes()), upper, List.of(lowers));
