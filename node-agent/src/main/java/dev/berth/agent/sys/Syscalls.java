@@ -2,6 +2,7 @@ package dev.berth.agent.sys;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.In;
@@ -37,6 +38,7 @@ public final class Syscalls {
         int utimensat(int dirfd, String path, @In long[] times, int flags);
         String strerror(int errnum);
         int kill(int pid, int sig);
+        long llistxattr(String path, byte[] list, @size_t long size);
     }
 
     private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
@@ -75,6 +77,33 @@ public final class Syscalls {
         byte[] buf = new byte[256];
         long n = LIBC.lgetxattr(path, name, buf, buf.length);
         return n < 0 ? null : new String(buf, 0, (int) n, StandardCharsets.UTF_8);
+    }
+
+    /** Every xattr name of a path (not following a symlink), in every namespace the caller may read. */
+    public static List<String> llistxattr(String path) throws IOException {
+        long n = LIBC.llistxattr(path, null, 0);
+        if (n < 0) throw new IOException("listxattr " + path + ": " + LIBC.strerror(RT.getLastError()));
+        byte[] buf = new byte[(int) n + 1];
+        n = LIBC.llistxattr(path, buf, buf.length);
+        if (n < 0) throw new IOException("listxattr " + path + ": " + LIBC.strerror(RT.getLastError()));
+        List<String> names = new java.util.ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < n; i++) {
+            if (buf[i] == 0) {
+                if (i > start) names.add(new String(buf, start, i - start, StandardCharsets.UTF_8));
+                start = i + 1;
+            }
+        }
+        return names;
+    }
+
+    /** The raw value of an xattr, or null when the path has none of that name. */
+    public static byte[] lgetxattrBytes(String path, String name) {
+        long n = LIBC.lgetxattr(path, name, null, 0);
+        if (n < 0) return null;
+        byte[] buf = new byte[(int) n];
+        n = LIBC.lgetxattr(path, name, buf, buf.length);
+        return n < 0 ? null : java.util.Arrays.copyOf(buf, (int) n);
     }
 
     private static final int O_PATH = 010000000;

@@ -15,7 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
+
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -387,24 +387,20 @@ public final class LayerApplier {
     }
 
     /**
-     * Copies the user.* xattrs of a lower directory to its copy in the upper. containerd copies security.* and
-     * system.* too, which needs llistxattr (Java lists user.* only).
+     * Copies the xattrs of a lower directory to its copy in the upper, as containerd does: user.*, security.* and
+     * system.* (ACLs); trusted.* stays the overlay's own.
      */
     private static void copyUserXattrs(Path from, Path to) throws IOException {
-        UserDefinedFileAttributeView src = Files.getFileAttributeView(from, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-        UserDefinedFileAttributeView dst = Files.getFileAttributeView(to, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-        if (src == null || dst == null) return;
         List<String> names;
         try {
-            names = src.list();
-        } catch (java.nio.file.FileSystemException unsupported) {
+            names = Syscalls.llistxattr(from.toString());
+        } catch (IOException unsupported) {
             return;
         }
         for (String name : names) {
-            java.nio.ByteBuffer value = java.nio.ByteBuffer.allocate(src.size(name));
-            src.read(name, value);
-            value.flip();
-            dst.write(name, value);
+            if (name.startsWith("trusted.")) continue;
+            byte[] value = Syscalls.lgetxattrBytes(from.toString(), name);
+            if (value != null) Syscalls.lsetxattr(to.toString(), name, value);
         }
     }
 
