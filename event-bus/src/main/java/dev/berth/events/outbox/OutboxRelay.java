@@ -21,6 +21,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -248,6 +249,9 @@ public final class OutboxRelay implements AutoCloseable {
                 break;
             }
         }
+        if (failure == null) {
+            flush(p); // the batch is complete: send what linger.ms would still hold back instead of waiting it out
+        }
         List<Long> acknowledged = new ArrayList<>(pending.size());
         for (int i = 0; i < pending.size(); i++) {
             try {
@@ -268,6 +272,14 @@ public final class OutboxRelay implements AutoCloseable {
                     + " records not acknowledged: " + failure, failure);
         }
         return batch.size();
+    }
+
+    private static void flush(Producer<String, byte[]> p) throws InterruptedException {
+        try {
+            p.flush();
+        } catch (InterruptException e) { // the relay is being stopped: as if interrupted while awaiting the acks
+            throw new InterruptedException(e.getMessage());
+        }
     }
 
     private static boolean failedAlready(Future<RecordMetadata> done) {

@@ -74,6 +74,22 @@ public final class TestEvents implements AutoCloseable {
         }
     }
 
+    /** Sends the events in this order without waiting between them, so the consumer most likely polls them together. */
+    public void publishTogether(List<EventEnvelope> events) {
+        try {
+            List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+            for (EventEnvelope e : events) {
+                sent.add(producer.send(new ProducerRecord<>(Topics.forEvent(e), Topics.key(e), EventCodec.encode(e))));
+            }
+            producer.flush();
+            for (var s : sent) {
+                s.get();
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("publishing test events failed", e);
+        }
+    }
+
     /** Sends raw bytes to the container topic, keyed like a container's events. */
     public void publishRaw(String key, byte[] value) {
         try {

@@ -1,28 +1,34 @@
 package dev.berth.schedulerapi.events.projection;
 
 import dev.berth.events.EventCodec;
-import dev.berth.events.EventEnvelope;
 import dev.berth.events.MalformedEventException;
 import dev.berth.schedulerapi.config.EventsConfig;
 import dev.berth.schedulerapi.events.service.EventBroadcaster;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.reactive.messaging.kafka.KafkaRecord;
+import io.smallrye.reactive.messaging.kafka.KafkaRecordBatch;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.util.ArrayList;
+import java.util.List;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
-import org.eclipse.microprofile.reactive.messaging.Message;
 import org.jboss.logging.Logger;
 
 /**
- * Reads every event topic and projects each record, in partition order, one at a time.
+ * Reads every event topic a poll at a time (a batch of up to {@code max.poll.records}, each partition in order)
+ * and projects each batch in one transaction.
  *
  * <ul>
- *   <li>A record that is not a valid event is nacked: the channel's dead-letter-queue failure strategy writes it
- *       to the dead-letter topic with the reason in {@code dead-letter-reason}, and consumption goes on.
- *   <li>A record that is valid is acked only after its transaction committed; the throttled commit strategy
- *       commits an offset only when every record before it was acked. A crash before the commit redelivers the
- *       records, and the projector's ON CONFLICT makes the redelivery change nothing.
- *   <li>A database failure (Postgres restarting, say) is not the record's fault: the projection is retried with
- *       backoff for as long as it takes, holding the partition, never dead-lettered.
+ *   <li>Records are acknowledged only after the batch's transaction committed; the throttled commit strategy then
+ *       commits the batch's offsets. A crash before that redelivers the batch, and the projector's
+ *       ON CONFLICT makes the redelivery change nothing.
+ *   <li>A database failure (Postgres restarting, say) is not the records' fault: the batch is retried with
+ *       backoff for as long as it takes, holding its partitions, never dead-lettered.
+ *   <li>A record that is not a valid event is nacked on its own: the channel's dead-letter-queue failure strategy
+ *       writes it to the dead-letter topic with the reason in {@code dead-letter-reason}, and the valid records
+ *       around it are projected. The nack comes after the commit, because acknowledging a batch's last record
+ *       (which the dead-letter strategy does once the copy is written) commits its partition's offset.
  * </ul>
  */
 @ApplicationScoped
@@ -39,26 +45,39 @@ public class EventConsumer {
         this.config = config;
     }
 
+    private record Rejected(KafkaRecord<String, byte[]> record, MalformedEventException reason) {}
+
     @Incoming("events")
-    public Uni<Void> consume(Message<byte[]> record) {
-        EventProjector.Provenance provenance = record.getMetadata(IncomingKafkaRecordMetadata.class)
-                .map(m -> new EventProjector.Provenance(m.getTopic(), m.getPartition(), m.getOffset()))
-                .orElse(null);
-        EventEnvelope event;
-        try {
-            event = EventCodec.decode(record.getPayload());
-        } catch (MalformedEventException e) {
-            LOG.warnf("dead-lettering %s: %s", provenance, e.getMessage());
-            return Uni.createFrom().completionStage(record.nack(e));
+    public Uni<Void> consume(KafkaRecordBatch<String, byte[]> batch) {
+        List<EventProjector.Incoming> valid = new ArrayList<>(batch.getRecords().size());
+        List<Rejected> rejected = new ArrayList<>();
+        for (KafkaRecord<String, byte[]> record : batch) {
+            EventProjector.Provenance provenance = record.getMetadata(IncomingKafkaRecordMetadata.class)
+                    .map(m -> new EventProjector.Provenance(m.getTopic(), m.getPartition(), m.getOffset()))
+                    .orElse(null);
+            try {
+                valid.add(new EventProjector.Incoming(EventCodec.decode(record.getPayload()), provenance));
+            } catch (MalformedEventException e) {
+                LOG.warnf("dead-lettering %s: %s", provenance, e.getMessage());
+                rejected.add(new Rejected(record, e));
+            }
         }
-        return Uni.createFrom().deferred(() -> projector.project(event, provenance))
-                .onFailure().invoke(e -> LOG.warnf("projecting event %s failed, retrying: %s", event.eventId(), e.toString()))
+        return Uni.createFrom().deferred(() -> projector.project(valid))
+                .onFailure().invoke(e -> LOG.warnf("projecting a batch of %d events failed, retrying: %s", valid.size(), e.toString()))
                 .onFailure().retry().withBackOff(config.retryInitialBackoff(), config.retryMaxBackoff()).indefinitely()
-                .invoke(isNew -> {
-                    if (isNew) {
-                        broadcaster.publish(event);
-                    }
-                })
-                .chain(isNew -> Uni.createFrom().completionStage(record.ack()));
+                .invoke(fresh -> fresh.forEach(broadcaster::publish))
+                .chain(fresh -> deadLetter(rejected))
+                .chain(() -> Uni.createFrom().completionStage(batch.ack()));
+    }
+
+    /** Nacks each rejected record, one after the other; completes when the dead-letter topic has them all. */
+    private static Uni<Void> deadLetter(List<Rejected> rejected) {
+        if (rejected.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        return Multi.createFrom().iterable(rejected)
+                .onItem().transformToUniAndConcatenate(r -> Uni.createFrom().completionStage(r.record().nack(r.reason())))
+                .collect().last()
+                .replaceWithVoid();
     }
 }
