@@ -5,12 +5,14 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -35,11 +37,13 @@ public final class EventCodec {
 
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {};
     private static final ObjectMapper MAPPER = newMapper();
+    private static final JavaType MAP_TYPE = MAPPER.getTypeFactory().constructType(MAP);
 
     /** A mapper configured as the codec's: ISO-8601 instants, nulls left out, no scalar coercion. */
     public static ObjectMapper newMapper() {
         return JsonMapper.builder()
                 .addModule(new JavaTimeModule())
+                .addModule(new SimpleModule("berth-instants").addDeserializer(Instant.class, new IsoInstant.Deserializer()))
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
                 .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE)
                 .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -126,7 +130,12 @@ public final class EventCodec {
         } catch (JsonProcessingException | IllegalArgumentException e) {
             throw new MalformedEventException("payload of " + type + ": " + describe(e), e);
         }
-        Map<String, Object> payloadMap = MAPPER.convertValue(payload, MAP);
+        Map<String, Object> payloadMap;
+        try {
+            payloadMap = MAPPER.treeToValue(payload, MAP_TYPE);
+        } catch (JsonProcessingException | IllegalArgumentException e) { // e.g. a number beyond 64 bits in a field no record has
+            throw new MalformedEventException("payload of " + type + ": " + describe(e), e);
+        }
         return new EventEnvelope(eventId, type, (int) schemaVersion, namespace, node, subjectId, sequence, time, payloadMap);
     }
 
@@ -186,8 +195,10 @@ public final class EventCodec {
         if (text.length() > MAX_ID_LENGTH) {
             throw new MalformedEventException(field + " is longer than " + MAX_ID_LENGTH + " characters");
         }
-        if (text.chars().anyMatch(Character::isISOControl)) {
-            throw new MalformedEventException(field + " contains control characters");
+        for (int i = 0; i < text.length(); i++) {
+            if (Character.isISOControl(text.charAt(i))) {
+                throw new MalformedEventException(field + " contains control characters");
+            }
         }
         return text;
     }
@@ -196,7 +207,7 @@ public final class EventCodec {
         JsonNode value = required(root, field);
         if (value.isTextual()) {
             try {
-                return Instant.parse(value.textValue());
+                return IsoInstant.parse(value.textValue());
             } catch (DateTimeParseException e) {
                 // falls through to the common message
             }

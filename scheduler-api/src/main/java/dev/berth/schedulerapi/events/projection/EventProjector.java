@@ -13,6 +13,7 @@ import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
+import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -72,10 +73,10 @@ public class EventProjector {
     // containers lock them in the same order). LATERAL keeps it a nested loop over the primary key whatever the
     // statistics: a plain join to unnest() gets a cached generic plan, made while the table was small, of a hash
     // join over a sequential scan, which grows with the table.
-    private static final String LOCK_CONTAINERS = """
-            SELECT cs.* FROM unnest($1::text[], $2::text[]) AS k(namespace, container_id)
+    private static final String LOCK_CONTAINERS = "SELECT " + CONTAINER_COLUMNS + """
+             FROM unnest($1::text[], $2::text[]) AS k(ns, id)
             CROSS JOIN LATERAL (SELECT * FROM container_state c
-                                WHERE c.namespace = k.namespace AND c.container_id = k.container_id
+                                WHERE c.namespace = k.ns AND c.container_id = k.id
                                 FOR UPDATE) cs""";
 
     // The rows were locked and folded above, so the update writes what the rules computed. The guard only matters
@@ -98,9 +99,9 @@ public class EventProjector {
             node, status, agent_version, last_heartbeat_at, containers_running, last_sequence, last_event_id,
             last_event_type, updated_at, projected_at""";
 
-    private static final String LOCK_NODES = """
-            SELECT ns.* FROM unnest($1::text[]) AS k(node)
-            CROSS JOIN LATERAL (SELECT * FROM node_state n WHERE n.node = k.node FOR UPDATE) ns""";
+    private static final String LOCK_NODES = "SELECT " + NODE_COLUMNS + """
+             FROM unnest($1::text[]) AS k(name)
+            CROSS JOIN LATERAL (SELECT * FROM node_state n WHERE n.node = k.name FOR UPDATE) ns""";
 
     private static final String UPSERT_NODES = "INSERT INTO node_state (" + NODE_COLUMNS + """
             )
@@ -254,24 +255,25 @@ public class EventProjector {
         });
     }
 
+    /** A locked row, read by position in {@link #CONTAINER_COLUMNS} order (by name costs a lookup per field). */
     private static ContainerState containerState(Row row) {
         ContainerState s = new ContainerState();
-        s.namespace = row.getString("namespace");
-        s.containerId = row.getString("container_id");
-        s.node = row.getString("node");
-        s.image = row.getString("image");
-        s.status = row.getString("status");
-        s.exitCode = row.getInteger("exit_code");
-        s.signal = row.getString("signal");
-        s.oomKilled = row.getBoolean("oom_killed");
-        s.createdAt = instant(row.getOffsetDateTime("created_at"));
-        s.startedAt = instant(row.getOffsetDateTime("started_at"));
-        s.exitedAt = instant(row.getOffsetDateTime("exited_at"));
-        s.lastSequence = row.getLong("last_sequence");
-        s.lastEventId = row.getString("last_event_id");
-        s.lastEventType = row.getString("last_event_type");
-        s.updatedAt = instant(row.getOffsetDateTime("updated_at"));
-        s.projectedAt = instant(row.getOffsetDateTime("projected_at"));
+        s.namespace = row.getString(0);
+        s.containerId = row.getString(1);
+        s.node = row.getString(2);
+        s.image = row.getString(3);
+        s.status = row.getString(4);
+        s.exitCode = row.getInteger(5);
+        s.signal = row.getString(6);
+        s.oomKilled = row.getBoolean(7);
+        s.createdAt = instant(row.getOffsetDateTime(8));
+        s.startedAt = instant(row.getOffsetDateTime(9));
+        s.exitedAt = instant(row.getOffsetDateTime(10));
+        s.lastSequence = row.getLong(11);
+        s.lastEventId = row.getString(12);
+        s.lastEventType = row.getString(13);
+        s.updatedAt = instant(row.getOffsetDateTime(14));
+        s.projectedAt = instant(row.getOffsetDateTime(15));
         return s;
     }
 
@@ -317,18 +319,19 @@ public class EventProjector {
                 exited, sequences, eventIds, eventTypes, updated, projected));
     }
 
+    /** A locked row, read by position in {@link #NODE_COLUMNS} order. */
     private static NodeState nodeState(Row row) {
         NodeState s = new NodeState();
-        s.node = row.getString("node");
-        s.status = row.getString("status");
-        s.agentVersion = row.getString("agent_version");
-        s.lastHeartbeatAt = instant(row.getOffsetDateTime("last_heartbeat_at"));
-        s.containersRunning = row.getInteger("containers_running");
-        s.lastSequence = row.getLong("last_sequence");
-        s.lastEventId = row.getString("last_event_id");
-        s.lastEventType = row.getString("last_event_type");
-        s.updatedAt = instant(row.getOffsetDateTime("updated_at"));
-        s.projectedAt = instant(row.getOffsetDateTime("projected_at"));
+        s.node = row.getString(0);
+        s.status = row.getString(1);
+        s.agentVersion = row.getString(2);
+        s.lastHeartbeatAt = instant(row.getOffsetDateTime(3));
+        s.containersRunning = row.getInteger(4);
+        s.lastSequence = row.getLong(5);
+        s.lastEventId = row.getString(6);
+        s.lastEventType = row.getString(7);
+        s.updatedAt = instant(row.getOffsetDateTime(8));
+        s.projectedAt = instant(row.getOffsetDateTime(9));
         return s;
     }
 
@@ -361,8 +364,9 @@ public class EventProjector {
         return Tuple.from(List.of(nodes, statuses, versions, heartbeats, running, sequences, eventIds, eventTypes, updated, projected));
     }
 
+    // not Instant.atOffset, which builds a ZoneRules per call
     private static OffsetDateTime utc(Instant t) {
-        return t == null ? null : t.atOffset(ZoneOffset.UTC);
+        return t == null ? null : OffsetDateTime.of(LocalDateTime.ofEpochSecond(t.getEpochSecond(), t.getNano(), ZoneOffset.UTC), ZoneOffset.UTC);
     }
 
     private static Instant instant(OffsetDateTime t) {
