@@ -13,7 +13,7 @@ import java.util.concurrent.Future;
 
 /**
  * N containers of {@code true} run at once, each as {@code ctr run --rm} would (create, start, wait, delete);
- * prints the wall time in seconds of the whole batch. Usage: RunThroughput SOCKET IMAGE N
+ * prints the wall time in seconds of each timed batch. Usage: RunThroughput SOCKET IMAGE N [ROUNDS [WARMUP_BATCHES]]
  */
 public final class RunThroughput {
 
@@ -28,11 +28,16 @@ public final class RunThroughput {
                 .setValue(ByteString.copyFrom("{\"args\":[\"true\"]}", StandardCharsets.UTF_8)).build();
         ExecutorService pool = Executors.newFixedThreadPool(n);
         String prefix = "tp-" + ProcessHandle.current().pid() + "-";
-        // warm-up: one batch of a few, not timed
-        batch(pool, containers, tasks, image, run, prefix + "w", Math.min(5, n));
-        long t0 = System.nanoTime();
-        batch(pool, containers, tasks, image, run, prefix, n);
-        System.out.printf("%.4f%n", (System.nanoTime() - t0) / 1e9);
+        int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 1;
+        int warmups = args.length > 4 ? Integer.parseInt(args[4]) : 1;
+        // warm-up batches, not timed: a node agent (like this client) runs for days, so its steady state is what counts,
+        // not the JIT compiling its first few hundred requests (containerd and ctr are compiled ahead of time)
+        for (int w = 0; w < warmups; w++) batch(pool, containers, tasks, image, run, prefix + "w" + w + "-", n);
+        for (int r = 0; r < rounds; r++) {
+            long t0 = System.nanoTime();
+            batch(pool, containers, tasks, image, run, prefix + r + "-", n);
+            System.out.printf("%.4f%n", (System.nanoTime() - t0) / 1e9);
+        }
         pool.shutdown();
         client.close();
     }
@@ -42,7 +47,7 @@ public final class RunThroughput {
         List<Future<Integer>> all = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             String id = prefix + i;
-            all.add(pool.submit(() -> RunLatency.runOnce(containers, tasks, id, image, run)));
+            all.add(pool.submit(() -> RunLatency.runOnce(containers, tasks, id, image, run, null)));
         }
         for (Future<Integer> f : all) {
             int code = f.get();

@@ -85,23 +85,9 @@ public final class ContainerStore {
         try (AutoCloseable lease = leases.acquire()) {
             cleanups.await(ns, id); // a deleted container of the same name may still be removing its snapshot and logs
             tasks.removeLogs(ns, id); // and a crash may have left its logs behind
-            // the row claims the name first; the snapshot follows, and a failure takes the row back
-            if (!meta.inTransaction(() -> {
-                boolean added = meta.addContainer(c);
-                if (added) meta.event(ns, id, new ContainerCreated(image.name(), image.digest(), java.util.Map.of()));
-                return added;
-            })) {
+            // the row, its event and the snapshot's row in one commit; a failure anywhere takes all three back
+            if (!createRows(c, image)) {
                 throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
-            }
-            try {
-                snapshots.prepare(snapshotKey, image.chainId());
-            } catch (IOException | RuntimeException e) {
-                meta.inTransaction(() -> {
-                    meta.deleteContainer(ns, id);
-                    meta.event(ns, id, new ContainerDeleted());
-                    return null;
-                });
-                throw e;
             }
             return c;
         } catch (IOException | RuntimeException e) {
@@ -110,6 +96,21 @@ public final class ContainerStore {
             throw new IllegalStateException(e);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** The container's row, its writable snapshot and its created event, in one transaction; false if the name is taken. */
+    private boolean createRows(ContainerRecord c, ImageRecord image) throws IOException {
+        try {
+            return meta.inTransaction(() -> {
+                if (!meta.addContainer(c)) return false;
+                snapshots.prepare(c.snapshotKey(), image.chainId());
+                meta.event(c.namespace(), c.id(), new ContainerCreated(image.name(), image.digest(), java.util.Map.of()));
+                return true;
+            });
+        } catch (MetadataStore.MetadataException e) {
+            if (e.getCause() instanceof IOException io) throw io; // the snapshot's own failure, with its own message
+            throw e;
         }
     }
 

@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -274,8 +275,26 @@ public final class ImageStore {
     }
 
     public ImageConfig config(ImageRecord image) throws IOException {
-        return Json.read(content.read(Digest.parse(image.configDigest())), ImageConfig.class, "image config of " + image.name());
+        // content-addressed, so never stale: every container create of a hot image would otherwise re-read and re-parse it
+        synchronized (configs) {
+            ImageConfig cached = configs.get(image.configDigest());
+            if (cached != null) return cached;
+        }
+        ImageConfig config = Json.read(content.read(Digest.parse(image.configDigest())), ImageConfig.class, "image config of " + image.name());
+        synchronized (configs) {
+            configs.put(image.configDigest(), config);
+        }
+        return config;
     }
+
+    /** Parsed image configs by digest, the most recently used {@value #CONFIG_CACHE_SIZE}. */
+    private static final int CONFIG_CACHE_SIZE = 64;
+    private final Map<String, ImageConfig> configs = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, ImageConfig> eldest) {
+            return size() > CONFIG_CACHE_SIZE;
+        }
+    };
 
     /** The chain id of a layer over its parent chain (OCI image spec, config.md). */
     public static String chainId(String parentChainId, Digest diffId) {

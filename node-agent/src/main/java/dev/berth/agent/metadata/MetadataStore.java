@@ -19,6 +19,7 @@ import java.util.Optional;
 public final class MetadataStore implements AutoCloseable {
 
     private final Connection db;
+    private final java.util.Map<String, PreparedStatement> statements = new java.util.HashMap<>();
 
     public MetadataStore(Path file) throws IOException {
         Files.createDirectories(file.getParent());
@@ -199,7 +200,8 @@ public final class MetadataStore implements AutoCloseable {
     }
 
     public synchronized void setStoppedByUser(String ns, String id, boolean stopped) {
-        update("UPDATE containers SET stopped_by_user=? WHERE namespace=? AND id=?", stopped ? 1 : 0, ns, id);
+        // only a real change writes (and syncs): each task create clears a flag that is almost always clear already
+        update("UPDATE containers SET stopped_by_user=?1 WHERE namespace=?2 AND id=?3 AND stopped_by_user<>?1", stopped ? 1 : 0, ns, id);
     }
 
     public synchronized void countRestart(String ns, String id) {
@@ -399,8 +401,8 @@ public final class MetadataStore implements AutoCloseable {
     }
 
     private <T> List<T> query(String sql, Row<T> row, Object... args) {
-        try (PreparedStatement ps = db.prepareStatement(sql)) {
-            bind(ps, args);
+        try {
+            PreparedStatement ps = prepared(sql, args);
             try (ResultSet rs = ps.executeQuery()) {
                 List<T> out = new ArrayList<>();
                 while (rs.next()) out.add(row.map(rs));
@@ -412,20 +414,32 @@ public final class MetadataStore implements AutoCloseable {
     }
 
     private int update(String sql, Object... args) {
-        try (PreparedStatement ps = db.prepareStatement(sql)) {
-            bind(ps, args);
-            return ps.executeUpdate();
+        try {
+            return prepared(sql, args).executeUpdate();
         } catch (SQLException e) {
             throw new MetadataException(e);
         }
     }
 
-    private static void bind(PreparedStatement ps, Object... args) throws SQLException {
+    /**
+     * The statement for {@code sql}, compiled once per store (every caller holds this store's monitor, and the SQL
+     * texts are constants: the cache holds a few dozen), with {@code args} bound.
+     */
+    private PreparedStatement prepared(String sql, Object... args) throws SQLException {
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            ps = db.prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        ps.clearParameters();
         for (int i = 0; i < args.length; i++) ps.setObject(i + 1, args[i]);
+        return ps;
     }
 
     @Override
     public synchronized void close() throws SQLException {
+        for (PreparedStatement ps : statements.values()) ps.close();
+        statements.clear();
         db.close();
     }
 

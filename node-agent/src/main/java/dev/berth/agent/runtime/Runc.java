@@ -43,6 +43,45 @@ public final class Runc {
         else run(ns, "delete", id);
     }
 
+    /**
+     * Deletes the runtime's record of a container whose processes are all gone, without a runtime process where
+     * that is safe: runc's own state.json names the container's cgroups, and a stopped container with no hooks
+     * leaves nothing else behind. Removing the (empty) cgroups and the state directory is what {@code runc delete}
+     * would do; anything unexpected (another runtime, hooks to run, a process still in a cgroup, a cgroup runc did
+     * not record) goes through {@code runc delete --force} instead. One Go process less per container.
+     */
+    public void deleteStopped(String ns, String id) throws IOException {
+        if (!removedDirectly(ns, id)) delete(ns, id, true);
+    }
+
+    private boolean removedDirectly(String ns, String id) {
+        if (!Path.of(binary).getFileName().toString().equals("runc")) return false;
+        Path dir = root(ns).resolve(id);
+        try {
+            com.fasterxml.jackson.databind.JsonNode state = dev.berth.oci.Json.MAPPER.readTree(dir.resolve("state.json").toFile());
+            com.fasterxml.jackson.databind.JsonNode hooks = state.path("config").path("Hooks");
+            for (com.fasterxml.jackson.databind.JsonNode h : hooks) if (h.isArray() && !h.isEmpty()) return false; // runc runs poststop
+            com.fasterxml.jackson.databind.JsonNode paths = state.path("cgroup_paths");
+            if (!paths.isObject() || paths.isEmpty()) return false;
+            List<Path> cgroups = new ArrayList<>();
+            for (com.fasterxml.jackson.databind.JsonNode p : paths) {
+                Path cg = Path.of(p.asText());
+                if (!cg.isAbsolute() || !cg.normalize().startsWith("/sys/fs/cgroup/")) return false;
+                cgroups.add(cg);
+            }
+            for (Path cg : cgroups) {
+                if (!Files.isDirectory(cg)) continue;
+                String procs = Files.readString(cg.resolve("cgroup.procs")).trim();
+                if (!procs.isEmpty()) return false; // still a process (no pid namespace?): runc kills and waits
+            }
+            for (Path cg : cgroups) Files.deleteIfExists(cg); // rmdir: fails on a cgroup with children, then runc does it
+            dev.berth.agent.sys.Trees.remove(dir);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Runs one runtime command; a non-zero exit becomes an IOException carrying the runtime's own message. */
     String run(String ns, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(binary, "--root", root(ns).toString()));

@@ -325,27 +325,27 @@ public final class TaskManager implements AutoCloseable {
         Files.createDirectories(runc.root(ns));
         Path logs = logDir(ns, id);
         Files.createDirectories(logs);
-        Path out = dir.resolve("launch.out");
-        Path err = dir.resolve("launch.err");
         List<String> cmd = new ArrayList<>(List.of(shim.toString(), "--id", id, "--bundle", dir.toString(), "--state", dir.toString(),
                 "--runtime", runc.binary(), "--runtime-root", runc.root(ns).toString(), "--log-dir", logs.toString(),
                 "--log-max-bytes", Long.toString(logPolicy.maxBytes()), "--log-max-files", Integer.toString(logPolicy.maxFiles())));
         if (tty) cmd.add("--tty");
         if (stdin) cmd.add("--stdin");
         if (start) cmd.add("--start");
+        // pipes: the launcher writes one short line (the pid, or the error) and exits once the shim has reported,
+        // and the shim itself holds neither pipe (its stdio is /dev/null), so both are read to their end after the exit
         Process p = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .redirectOutput(out.toFile())
-                .redirectError(err.toFile())
                 .start();
         if (!Runc.waitFor(p, Runc.TIMEOUT_SECONDS)) {
             p.destroyForcibly();
             throw new TaskException(TaskException.Kind.FAILED, "the runtime did not create container " + id + " within " + Runc.TIMEOUT_SECONDS + " s");
         }
-        String stdout = Files.readString(out).trim();
-        String stderr = Files.readString(err).trim();
-        Files.delete(out);
-        Files.delete(err);
+        String stdout;
+        String stderr;
+        try (var o = p.getInputStream(); var e = p.getErrorStream()) {
+            stdout = new String(o.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+            stderr = new String(e.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+        }
         if (p.exitValue() != 0) {
             throw new TaskException(TaskException.Kind.FAILED, stderr.isEmpty() ? "shim failed to create the container" : stderr);
         }
@@ -782,7 +782,7 @@ public final class TaskManager implements AutoCloseable {
 
     private void removeRuntimeState(String ns, String id, Runc runc) throws IOException {
         try {
-            runc.delete(ns, id, true);
+            runc.deleteStopped(ns, id);
         } catch (IOException e) {
             LOG.log(Level.FINE, "runtime delete of " + id + ": " + e.getMessage());
         }

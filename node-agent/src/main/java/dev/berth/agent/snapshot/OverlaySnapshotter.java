@@ -66,6 +66,9 @@ public final class OverlaySnapshotter {
     /** A new active snapshot: its record, and its empty fs and work directories. */
     private Path allocate(String key, String parentChainId) throws IOException {
         Path dir = dir(meta.addSnapshot(key, parentChainId, ACTIVE).id());
+        // a fresh id's directory can only be the leftover of a transaction that rolled back (or a crash before its
+        // commit): nothing of it may show through in the new snapshot
+        Trees.remove(dir);
         Files.createDirectories(dir.resolve("fs"));
         Files.createDirectories(dir.resolve("work"));
         return dir;
