@@ -5,7 +5,9 @@ import dev.berth.oci.OciException.NotFound;
 import dev.berth.oci.auth.AuthChallenge;
 import dev.berth.oci.auth.RegistryCredentials;
 import dev.berth.oci.auth.RegistryCredentials.Credential;
+import dev.berth.oci.auth.RegistryHostName;
 import dev.berth.oci.auth.RegistryHosts;
+import dev.berth.oci.auth.RegistryTrust;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -18,6 +20,11 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,12 +34,17 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 
 /**
  * A client of the OCI distribution API: resolves references to manifests, streams blobs, pushes.
  * <p>
  * Transport: registries on loopback, and those declared insecure in {@link RegistryHosts}, are spoken to over plain
- * HTTP; all others over HTTPS with the system trust store. Redirects are followed here rather than by the
+ * HTTP; all others over HTTPS, and an HTTPS registry is never retried over HTTP. Certificates are checked against
+ * the system trust store (the JDK's default {@link SSLContext}: its {@code cacerts}, or {@code javax.net.ssl.trustStore})
+ * and, for a host with a CA file in {@link RegistryHosts}, against that file as well. A certificate that does not
+ * verify fails the request with a message that says what to trust. Redirects are followed here rather than by the
  * {@link HttpClient} (at most {@value #MAX_REDIRECTS}, never from HTTPS to HTTP unless the client was built with
  * {@link HttpClient.Redirect#ALWAYS}), so that the {@code Authorization} header is dropped when a redirect leaves
  * the origin, e.g. a blob redirected to a CDN.
@@ -77,6 +89,8 @@ public final class RegistryClient {
     private final Set<String> basicHosts = ConcurrentHashMap.newKeySet();
     /** Mirrors (by base URL) that could not be reached, with the System.nanoTime() until which they are skipped. */
     private final Map<String, Long> mirrorDownUntil = new ConcurrentHashMap<>();
+    /** For hosts with their own CA file: {@link #http}'s settings with a trust store of the system's CAs plus that file's. */
+    private final Map<String, HttpClient> caClients = new ConcurrentHashMap<>();
 
     /** What a request needs of the registry: the actions of its token scope. */
     private enum Access {
@@ -117,7 +131,8 @@ public final class RegistryClient {
 
     /**
      * @param http        connection settings (timeouts, TLS, proxy, redirect policy) are taken from it; redirects are
-     *                    followed by this class so that credentials stay with their origin
+     *                    followed by this class so that credentials stay with their origin. For hosts with a CA file
+     *                    in {@code hosts} its TLS context is replaced by the system trust store plus that file.
      * @param hosts       mirrors and insecure registries ({@link RegistryHosts#none()} for none)
      * @param credentials registry credentials ({@link RegistryCredentials#none()} for anonymous access only)
      */
@@ -128,7 +143,10 @@ public final class RegistryClient {
         this.credentials = credentials == null ? RegistryCredentials.none() : credentials;
     }
 
-    /** The client the no-argument constructors use: 10 s connect timeout, HTTP/1.1, redirects followed. */
+    /**
+     * The client the no-argument constructors use: 10 s connect timeout, HTTP/1.1, redirects followed, and the JDK's
+     * default TLS context, i.e. the system trust store.
+     */
     public static HttpClient defaultHttpClient() {
         return HttpClient.newBuilder()
                 .connectTimeout(Duration.ofSeconds(10))
@@ -138,10 +156,15 @@ public final class RegistryClient {
     }
 
     private static HttpClient withoutRedirects(HttpClient c) {
+        return copy(c, c.sslContext());
+    }
+
+    /** {@code c}'s settings, redirects not followed, with this TLS context. */
+    private static HttpClient copy(HttpClient c, SSLContext ssl) {
         HttpClient.Builder b = HttpClient.newBuilder()
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .version(c.version())
-                .sslContext(c.sslContext())
+                .sslContext(ssl)
                 .sslParameters(c.sslParameters());
         c.connectTimeout().ifPresent(b::connectTimeout);
         c.proxy().ifPresent(b::proxy);
@@ -307,7 +330,7 @@ public final class RegistryClient {
 
     private Endpoint upstream(Reference ref) {
         String host = ref.apiHost();
-        boolean plain = ref.isLoopback() || hosts.isInsecure(ref.registry()) || hosts.isInsecure(host);
+        boolean plain = ref.isLoopback() && hosts.ca(ref.registry()).isEmpty() || hosts.isInsecure(ref.registry()) || hosts.isInsecure(host);
         return new Endpoint(URI.create((plain ? "http" : "https") + "://" + host), host.toLowerCase(Locale.ROOT),
                 ref.registry(), ref.registry(), false);
     }
@@ -535,7 +558,7 @@ public final class RegistryClient {
     private HttpResponse<InputStream> exchange(HttpRequest request) throws IOException, InterruptedException {
         HttpRequest current = request;
         for (int hop = 0; ; hop++) {
-            HttpResponse<InputStream> resp = http.send(current, HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<InputStream> resp = clientFor(current.uri()).send(current, HttpResponse.BodyHandlers.ofInputStream());
             int sc = resp.statusCode();
             if (redirects == HttpClient.Redirect.NEVER || hop >= MAX_REDIRECTS
                     || (sc != 301 && sc != 302 && sc != 303 && sc != 307 && sc != 308)) {
@@ -566,6 +589,15 @@ public final class RegistryClient {
         }
     }
 
+    /** The client for a request: the one given, unless the host has its own CA file. */
+    private HttpClient clientFor(URI uri) {
+        if (!"https".equalsIgnoreCase(uri.getScheme()) || uri.getRawAuthority() == null) return http;
+        Optional<RegistryHosts.CaFile> ca = hosts.ca(uri.getRawAuthority());
+        if (ca.isEmpty()) return http;
+        return caClients.computeIfAbsent(RegistryHostName.canonical(uri.getRawAuthority()),
+                h -> copy(http, RegistryTrust.withSystemTrust(ca.get().certificates())));
+    }
+
     private static boolean sameOrigin(URI a, URI b) {
         return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost()) && port(a) == port(b);
     }
@@ -585,12 +617,56 @@ public final class RegistryClient {
         return new OciException("registry " + ep.label() + " answered HTTP " + resp.statusCode() + " for " + what + " of " + ref.repository());
     }
 
-    private static OciException unreachable(Endpoint ep, IOException e) {
+    private OciException unreachable(Endpoint ep, IOException e) {
+        if (causes(e, SSLException.class) != null) return tlsFailure(ep, e);
         String why = e instanceof ConnectException ? "connection refused"
                 : e instanceof HttpConnectTimeoutException ? "connection timed out"
                 : e instanceof HttpTimeoutException ? "request timed out"
                 : String.valueOf(e.getMessage());
         return new OciException("cannot reach registry " + ep.label() + ": " + why + "; check that it is running and the address is right", e);
+    }
+
+    /** A TLS handshake that failed, said as what to do: usually a CA to trust. The JDK's wording stays in the cause. */
+    private OciException tlsFailure(Endpoint ep, IOException e) {
+        String host = RegistryHostName.canonical(ep.authority());
+        Optional<RegistryHosts.CaFile> ca = hosts.ca(ep.authority());
+        String registry = "registry " + ep.label();
+        CertPathValidatorException invalid = causes(e, CertPathValidatorException.class);
+        if (causes(e, CertificateExpiredException.class) != null || causes(e, CertificateNotYetValidException.class) != null
+                || invalid != null && (invalid.getReason() == CertPathValidatorException.BasicReason.EXPIRED
+                || invalid.getReason() == CertPathValidatorException.BasicReason.NOT_YET_VALID)) {
+            return new OciException(registry + " presented a TLS certificate that has expired or is not yet valid: renew the registry's certificate"
+                    + " (or check this machine's clock)", e);
+        }
+        if (causes(e, CertPathBuilderException.class) != null || invalid != null) {
+            if (ca.isPresent()) {
+                return new OciException(registry + " presented a TLS certificate that is not trusted: neither the system trust store nor its CA file "
+                        + ca.get().file() + " holds the CA that issued it; put that CA's certificate in the file", e);
+            }
+            return new OciException(registry + " presented a TLS certificate that is not trusted: no CA in the system trust store issued it."
+                    + " Add the CA that did to the system trust store (the JDK's cacerts, or the store named by javax.net.ssl.trustStore),"
+                    + " or give this registry its own CA file in the registry hosts file (" + hosts.source() + "): \"ca\": {\"" + host
+                    + "\": \"/path/to/ca.pem\"}", e);
+        }
+        CertificateException refused = causes(e, CertificateException.class);
+        if (refused != null) {
+            // e.g. the certificate names another host: the JDK's own sentence says which
+            return new OciException(registry + " presented a TLS certificate that was refused: " + refused.getMessage(), e);
+        }
+        String why = String.valueOf(causes(e, SSLException.class).getMessage());
+        if (why.contains("Unsupported or unrecognized SSL message")) {
+            return new OciException(registry + " does not speak TLS on " + ep.base() + ": if it is a plain-HTTP registry on a private network,"
+                    + " declare it in \"insecure\" in the registry hosts file (" + hosts.source() + ")", e);
+        }
+        return new OciException("TLS handshake with " + registry + " failed: " + why, e);
+    }
+
+    /** The first throwable of type {@code type} in {@code e}'s cause chain, or null. */
+    private static <T extends Throwable> T causes(Throwable e, Class<T> type) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) return type.cast(t);
+        }
+        return null;
     }
 
     private static void close(HttpResponse<InputStream> resp) {

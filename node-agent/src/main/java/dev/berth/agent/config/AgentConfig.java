@@ -28,7 +28,7 @@ public interface AgentConfig {
     /** Registry credentials in Docker's config.json format; read at start, never logged. */
     Optional<String> registryCredentialsFile();
 
-    /** Registry mirrors and plain-HTTP registries (JSON, see RegistryHosts). */
+    /** Registry mirrors, plain-HTTP registries and per-registry CA files (JSON, see RegistryHosts). */
     Optional<String> registryHostsFile();
 
     /** crun, for containers that choose it (runc stays the default). */

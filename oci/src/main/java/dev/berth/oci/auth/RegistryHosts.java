@@ -11,6 +11,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -18,12 +19,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * How to reach registries: per upstream registry, an ordered list of mirrors to pull from first, and the
- * registries on a private network that speak plain HTTP. It is read from a JSON file:
+ * How to reach registries: per upstream registry, an ordered list of mirrors to pull from first, the
+ * registries on a private network that speak plain HTTP, and CA files for registries whose certificates the system
+ * trust store does not know. It is read from a JSON file:
  * <pre>{@code
  * {
  *   "mirrors": {
@@ -34,7 +37,8 @@ import java.util.TreeSet;
  *     ],
  *     "registry.example.com": ["https://cache.example.com/registry-example"]
  *   },
- *   "insecure": ["registry.lan:5000", "10.0.0.7:5000"]
+ *   "insecure": ["registry.lan:5000", "10.0.0.7:5000"],
+ *   "ca": { "registry.internal.example:5000": "/etc/berth/certs/internal-ca.pem" }
  * }
  * }</pre>
  * <ul>
@@ -42,15 +46,19 @@ import java.util.TreeSet;
  * {@link RegistryHostName#canonical} (so {@code index.docker.io} and {@code https://index.docker.io/v1/} mean
  * {@code docker.io}). Each mirror is a URL {@code scheme://host[:port][/path-prefix]} (requests go to
  * {@code <url>/v2/<repository>/...}), or a bare {@code host[:port]}, which is spoken to over plain HTTP when it
- * is on loopback or listed in {@code insecure}, and over HTTPS otherwise. The object form takes {@code url} and
+ * is listed in {@code insecure} or is on loopback without a CA file, and over HTTPS otherwise. The object form takes {@code url} and
  * {@code resolve} (default true): with {@code "resolve": false} a mirror serves content by digest only and tags
  * are always looked up upstream, as containerd's {@code capabilities = ["pull"]}.</li>
  * <li>Mirrors are tried in order for pulls (tag lookups, manifests by digest, blobs); a mirror that cannot be
  * reached, answers 5xx or 404, refuses access or serves content that does not verify is skipped for the next one,
  * and finally the upstream registry itself is used. Pushes always go upstream.</li>
  * <li>{@code insecure}: {@code host[:port]} of registries (upstreams or mirrors) spoken to over plain HTTP instead
- * of HTTPS. Loopback registries are plain HTTP without being listed; everything else is HTTPS with the JDK's
- * system trust store.</li>
+ * of HTTPS. Loopback registries are plain HTTP without being listed (unless they have a CA file); everything
+ * else is HTTPS with the JDK's system trust store.</li>
+ * <li>{@code ca}: per {@code host[:port]} (an upstream or a mirror), a PEM file of one or more CA certificates that
+ * its TLS certificate may chain to, trusted in addition to the system trust store, never instead of it. A relative
+ * path is taken from the hosts file's folder. A registry with a CA file is spoken to over HTTPS even on loopback;
+ * listing it in {@code insecure} as well is an error. A CA file that is missing or not PEM is an error at load.</li>
  * <li>Credentials for a mirror are looked up under the mirror's own {@code host[:port]}: the upstream's
  * credentials are never sent to a mirror.</li>
  * </ul>
@@ -59,18 +67,27 @@ import java.util.TreeSet;
 public final class RegistryHosts {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final RegistryHosts NONE = new RegistryHosts(Map.of(), Set.of(), "no hosts file");
+    private static final RegistryHosts NONE = new RegistryHosts(Map.of(), Set.of(), Map.of(), "no hosts file");
 
     private final Map<String, List<Mirror>> mirrors;
     private final Set<String> insecure;
+    private final Map<String, CaFile> cas;
     private final String source;
 
-    private RegistryHosts(Map<String, List<Mirror>> mirrors, Set<String> insecure, String source) {
+    private RegistryHosts(Map<String, List<Mirror>> mirrors, Set<String> insecure, Map<String, CaFile> cas, String source) {
         Map<String, List<Mirror>> copy = new LinkedHashMap<>();
         mirrors.forEach((k, v) -> copy.put(k, List.copyOf(v)));
         this.mirrors = Collections.unmodifiableMap(copy);
         this.insecure = Collections.unmodifiableSet(new TreeSet<>(insecure));
+        this.cas = Map.copyOf(cas);
         this.source = source;
+    }
+
+    /** A registry's own CA file and the certificates read from it when the hosts were loaded. */
+    public record CaFile(Path file, List<X509Certificate> certificates) {
+        public CaFile {
+            certificates = List.copyOf(certificates);
+        }
     }
 
     /**
@@ -102,6 +119,7 @@ public final class RegistryHosts {
     public static final class Builder {
         private final Map<String, List<Object[]>> raw = new LinkedHashMap<>();
         private final Set<String> insecure = new TreeSet<>();
+        private final Map<String, CaFile> cas = new LinkedHashMap<>();
 
         /** Adds a mirror (URL or bare {@code host[:port]}) after those already given for {@code upstream}. */
         public Builder mirror(String upstream, String endpoint) {
@@ -119,14 +137,22 @@ public final class RegistryHosts {
             return this;
         }
 
+        /** Trusts the CA certificates of a PEM file for {@code host[:port]}, besides the system trust store; read now. */
+        public Builder ca(String hostPort, Path pemFile) {
+            String host = hostKey(hostPort, "registry of a CA file");
+            cas.put(host, new CaFile(pemFile, RegistryTrust.readCaFile(pemFile, "for " + host)));
+            return this;
+        }
+
         public RegistryHosts build() {
+            checkNotBoth(insecure, cas, "hosts given in code");
             Map<String, List<Mirror>> m = new LinkedHashMap<>();
             raw.forEach((up, list) -> {
                 List<Mirror> out = new ArrayList<>();
-                for (Object[] e : list) out.add(parseMirror((String) e[0], (Boolean) e[1], insecure, "mirror of " + up));
+                for (Object[] e : list) out.add(parseMirror((String) e[0], (Boolean) e[1], insecure, cas, "mirror of " + up));
                 m.put(up, out);
             });
-            return new RegistryHosts(m, insecure, "hosts given in code");
+            return new RegistryHosts(m, insecure, cas, "hosts given in code");
         }
     }
 
@@ -140,7 +166,7 @@ public final class RegistryHosts {
         } catch (IOException e) {
             throw new OciException("cannot read registry hosts file " + file + ": " + e.getClass().getSimpleName(), e);
         }
-        return parse(bytes, file.toString());
+        return parse(bytes, file.toString(), file.toAbsolutePath().getParent());
     }
 
     /** As {@link #load}, but a file that does not exist means no mirrors and no insecure registries. */
@@ -148,7 +174,12 @@ public final class RegistryHosts {
         return Files.exists(file) ? load(file) : none();
     }
 
+    /** Parses a hosts file's content; relative CA file paths are taken from the working directory. */
     public static RegistryHosts parse(byte[] json, String source) {
+        return parse(json, source, null);
+    }
+
+    private static RegistryHosts parse(byte[] json, String source, Path folder) {
         String where = "registry hosts file " + source;
         JsonNode root;
         try {
@@ -159,12 +190,12 @@ public final class RegistryHosts {
         } catch (IOException e) {
             throw new OciException("cannot read " + where, e);
         }
-        if (root == null || root.isMissingNode() || root.isNull()) return new RegistryHosts(Map.of(), Set.of(), source);
-        if (!root.isObject()) throw new OciException(where + " must hold a JSON object with \"mirrors\" and/or \"insecure\"");
+        if (root == null || root.isMissingNode() || root.isNull()) return new RegistryHosts(Map.of(), Set.of(), Map.of(), source);
+        if (!root.isObject()) throw new OciException(where + " must hold a JSON object with \"mirrors\", \"insecure\" and/or \"ca\"");
         for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
             String f = it.next();
-            if (!f.equals("mirrors") && !f.equals("insecure")) {
-                throw new OciException(where + " has an unknown field \"" + f + "\": the fields are \"mirrors\" and \"insecure\"");
+            if (!f.equals("mirrors") && !f.equals("insecure") && !f.equals("ca")) {
+                throw new OciException(where + " has an unknown field \"" + f + "\": the fields are \"mirrors\", \"insecure\" and \"ca\"");
             }
         }
         Set<String> insecure = new TreeSet<>();
@@ -176,6 +207,31 @@ public final class RegistryHosts {
                 insecure.add(insecureKey(h.asText()));
             }
         }
+        Map<String, CaFile> cas = new LinkedHashMap<>();
+        JsonNode ca = root.path("ca");
+        if (!ca.isMissingNode() && !ca.isNull()) {
+            if (!ca.isObject()) throw new OciException(where + ": \"ca\" must be an object of host[:port] to a PEM file");
+            for (Iterator<Map.Entry<String, JsonNode>> it = ca.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                String host;
+                try {
+                    host = hostKey(e.getKey(), "registry of a CA file");
+                } catch (OciException bad) {
+                    throw new OciException(where + ": " + bad.getMessage());
+                }
+                if (!e.getValue().isTextual() || e.getValue().asText().isBlank()) {
+                    throw new OciException(where + ": the CA of \"" + e.getKey() + "\" must be the path of a PEM file");
+                }
+                Path file = Path.of(e.getValue().asText().trim());
+                if (!file.isAbsolute() && folder != null) file = folder.resolve(file);
+                try {
+                    cas.put(host, new CaFile(file, RegistryTrust.readCaFile(file, "for " + host)));
+                } catch (OciException bad) {
+                    throw new OciException(where + ": " + bad.getMessage(), bad.getCause());
+                }
+            }
+        }
+        checkNotBoth(insecure, cas, where);
         Map<String, List<Mirror>> mirrors = new LinkedHashMap<>();
         JsonNode ms = root.path("mirrors");
         if (!ms.isMissingNode() && !ms.isNull()) {
@@ -194,7 +250,7 @@ public final class RegistryHosts {
                 List<Mirror> out = mirrors.computeIfAbsent(upstream, k -> new ArrayList<>());
                 for (JsonNode m : list) {
                     if (m.isTextual()) {
-                        out.add(parseMirror(m.asText(), true, insecure, ctx));
+                        out.add(parseMirror(m.asText(), true, insecure, cas, ctx));
                     } else if (m.isObject()) {
                         for (Iterator<String> f = m.fieldNames(); f.hasNext(); ) {
                             String name = f.next();
@@ -205,32 +261,46 @@ public final class RegistryHosts {
                         if (!m.path("url").isTextual()) throw new OciException(ctx + ": a mirror object needs a \"url\" string");
                         JsonNode r = m.path("resolve");
                         if (!r.isMissingNode() && !r.isBoolean()) throw new OciException(ctx + ": \"resolve\" must be true or false");
-                        out.add(parseMirror(m.path("url").asText(), r.isMissingNode() || r.asBoolean(), insecure, ctx));
+                        out.add(parseMirror(m.path("url").asText(), r.isMissingNode() || r.asBoolean(), insecure, cas, ctx));
                     } else {
                         throw new OciException(ctx + ": each mirror is a URL string or an object with \"url\"");
                     }
                 }
             }
         }
-        return new RegistryHosts(mirrors, insecure, source);
+        return new RegistryHosts(mirrors, insecure, cas, source);
     }
 
     private static String insecureKey(String hostPort) {
+        return hostKey(hostPort, "insecure registry");
+    }
+
+    private static String hostKey(String hostPort, String what) {
         String s = hostPort.trim();
         if (s.contains("://") || s.contains("/")) {
-            throw new OciException("insecure registry '" + hostPort + "' must be written host[:port], without scheme or path");
+            throw new OciException(what + " '" + hostPort + "' must be written host[:port], without scheme or path");
         }
-        if (s.isEmpty()) throw new OciException("an insecure registry entry is empty");
+        if (s.isEmpty()) throw new OciException(what + " is empty");
         return RegistryHostName.canonical(s);
     }
 
-    private static Mirror parseMirror(String text, boolean resolve, Set<String> insecure, String ctx) {
+    /** Plain HTTP and a CA to check certificates against contradict each other: refuse rather than pick one. */
+    private static void checkNotBoth(Set<String> insecure, Map<String, CaFile> cas, String where) {
+        for (String host : cas.keySet()) {
+            if (insecure.contains(host)) {
+                throw new OciException(where + ": " + host + " is both \"insecure\" (plain HTTP) and given a CA file (HTTPS): keep one");
+            }
+        }
+    }
+
+    private static Mirror parseMirror(String text, boolean resolve, Set<String> insecure, Map<String, CaFile> cas, String ctx) {
         String s = text.trim();
         if (s.isEmpty()) throw new OciException(ctx + ": a mirror URL is empty");
         if (!s.contains("://")) {
             int slash = s.indexOf('/');
             String hostPort = (slash < 0 ? s : s.substring(0, slash)).toLowerCase(Locale.ROOT);
-            boolean plain = RegistryHostName.isLoopback(hostPort) || insecure.contains(hostPort);
+            boolean plain = !cas.containsKey(RegistryHostName.canonical(hostPort))
+                    && (RegistryHostName.isLoopback(hostPort) || insecure.contains(hostPort));
             s = (plain ? "http://" : "https://") + s;
         }
         URI u;
@@ -266,9 +336,19 @@ public final class RegistryHosts {
         return insecure.contains(RegistryHostName.canonical(hostPort));
     }
 
-    /** Whether {@code host[:port]} is spoken to over plain HTTP: on loopback, or declared insecure. */
+    /** Whether {@code host[:port]} is spoken to over plain HTTP: on loopback (unless given a CA file), or declared insecure. */
     public boolean plainHttp(String hostPort) {
-        return RegistryHostName.isLoopback(hostPort) || isInsecure(hostPort);
+        return isInsecure(hostPort) || RegistryHostName.isLoopback(hostPort) && ca(hostPort).isEmpty();
+    }
+
+    /** The CA file configured for {@code host[:port]} (however it is spelt), trusted besides the system trust store. */
+    public Optional<CaFile> ca(String hostPort) {
+        return Optional.ofNullable(cas.get(RegistryHostName.canonical(hostPort)));
+    }
+
+    /** The registries that have a CA file. */
+    public Set<String> caRegistries() {
+        return Collections.unmodifiableSet(new TreeSet<>(cas.keySet()));
     }
 
     /** The upstream registries that have mirrors. */
@@ -286,6 +366,6 @@ public final class RegistryHosts {
 
     @Override
     public String toString() {
-        return "RegistryHosts[source=" + source + ", mirrors=" + mirrors + ", insecure=" + insecure + "]";
+        return "RegistryHosts[source=" + source + ", mirrors=" + mirrors + ", insecure=" + insecure + ", ca=" + caRegistries() + "]";
     }
 }

@@ -36,7 +36,20 @@ public final class LocalRegistry implements AutoCloseable {
         return start(dir -> "");
     }
 
+    /** A certificate chain and its private key, PEM files, that the registry serves HTTPS with. */
+    public record Tls(Path certificate, Path key) {
+    }
+
     public static LocalRegistry start(ExtraConfig extra) throws IOException {
+        return start(extra, null);
+    }
+
+    /** Serving HTTPS only, with this certificate (plain HTTP on the port is refused). */
+    public static LocalRegistry startTls(Tls tls) throws IOException {
+        return start(dir -> "", tls);
+    }
+
+    private static LocalRegistry start(ExtraConfig extra, Tls tls) throws IOException {
         if (!Files.isExecutable(Path.of(BINARY))) {
             throw new IOException(BINARY + " is missing: install Debian's docker-registry package (apt-get install docker-registry)");
         }
@@ -57,7 +70,11 @@ public final class LocalRegistry implements AutoCloseable {
                     enabled: true
                 http:
                   addr: 127.0.0.1:%d
-                """.formatted(dir.resolve("data"), port) + extra.yaml(dir));
+                """.formatted(dir.resolve("data"), port) + (tls == null ? "" : """
+                  tls:
+                    certificate: %s
+                    key: %s
+                """.formatted(tls.certificate(), tls.key())) + extra.yaml(dir));
         Process p = new ProcessBuilder(BINARY, "serve", config.toString())
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("registry.log").toFile())
@@ -74,6 +91,7 @@ public final class LocalRegistry implements AutoCloseable {
                 HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + "/v2/").toURL().openConnection();
                 int code = c.getResponseCode();
                 if (code == 200 || code == 401) return r; // 401: up, and asking for the credentials it was configured with
+                if (tls != null && code == 400) return r; // an HTTPS server's answer to plain HTTP: up
             } catch (IOException notYet) {
                 // still starting
             }

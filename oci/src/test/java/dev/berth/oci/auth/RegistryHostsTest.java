@@ -6,12 +6,26 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.oci.OciException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.Base64;
 import java.util.List;
+import java.util.Set;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The hosts file: mirrors per upstream and insecure registries. */
+/** The hosts file: mirrors per upstream, insecure registries and per-registry CA files. */
 class RegistryHostsTest {
+
+    @TempDir
+    Path dir;
 
     private static RegistryHosts parse(String json) {
         return RegistryHosts.parse(json.getBytes(StandardCharsets.UTF_8), "hosts.json");
@@ -89,5 +103,60 @@ class RegistryHostsTest {
         assertTrue(RegistryHostName.isLoopback("localhost"));
         assertTrue(RegistryHostName.isLoopback("[::1]:5000"));
         assertFalse(RegistryHostName.isLoopback("10.0.0.1:5000"));
+    }
+
+    /** Some CA certificate as PEM: the first of the JDK's own trust store will do, the parser does not care which. */
+    private Path somePem(String name) throws IOException, GeneralSecurityException {
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init((KeyStore) null);
+        X509Certificate cert = ((X509TrustManager) tmf.getTrustManagers()[0]).getAcceptedIssuers()[0];
+        Path pem = dir.resolve(name);
+        Files.writeString(pem, "-----BEGIN CERTIFICATE-----\n" + Base64.getMimeEncoder().encodeToString(cert.getEncoded()) + "\n-----END CERTIFICATE-----\n");
+        return pem;
+    }
+
+    @Test
+    void caFilesAreReadAtLoadFromTheHostsFileFolder() throws Exception {
+        Path pem = somePem("internal-ca.pem");
+        Path file = dir.resolve("hosts.json");
+        Files.writeString(file, """
+                {"mirrors": {"docker.io": ["127.0.0.1:5001", "127.0.0.1:5002"]},
+                 "ca": {"Registry.Internal:5000": "internal-ca.pem", "127.0.0.1:5001": "%s"}}""".formatted(pem));
+        RegistryHosts h = RegistryHosts.load(file);
+        RegistryHosts.CaFile ca = h.ca("registry.internal:5000").orElseThrow();
+        assertEquals(pem, ca.file(), "a relative path is taken from the hosts file's folder");
+        assertEquals(1, ca.certificates().size());
+        assertTrue(h.ca("registry.internal:5001").isEmpty(), "another port is another registry");
+        assertTrue(h.ca("registry.internal").isEmpty());
+        assertEquals(List.of("https://127.0.0.1:5001", "http://127.0.0.1:5002"), urls(h, "docker.io"),
+                "a loopback mirror with a CA file is HTTPS, one without is plain HTTP");
+        assertFalse(h.plainHttp("127.0.0.1:5001"));
+        assertTrue(h.plainHttp("127.0.0.1:5002"));
+        assertEquals(Set.of("registry.internal:5000", "127.0.0.1:5001"), h.caRegistries());
+    }
+
+    @Test
+    void badCaFilesAreReportedWithTheirPath() throws Exception {
+        Path missing = dir.resolve("nowhere/ca.pem");
+        OciException e = assertThrows(OciException.class, () -> parse("{\"ca\": {\"registry.lan\": \"" + missing + "\"}}"));
+        assertTrue(e.getMessage().contains("CA file " + missing + " for registry.lan does not exist"), e.getMessage());
+
+        Path notPem = dir.resolve("ca.der");
+        Files.write(notPem, new byte[] {0x30, (byte) 0x82, 0x01, 0x0a, 0x02});
+        e = assertThrows(OciException.class, () -> parse("{\"ca\": {\"registry.lan\": \"" + notPem + "\"}}"));
+        assertTrue(e.getMessage().contains("CA file " + notPem + " for registry.lan is not a PEM certificate file"), e.getMessage());
+
+        Path broken = dir.resolve("broken.pem");
+        Files.writeString(broken, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+        e = assertThrows(OciException.class, () -> RegistryHosts.builder().ca("registry.lan", broken));
+        assertTrue(e.getMessage().contains("CA file " + broken + " for registry.lan holds a PEM certificate that cannot be parsed"), e.getMessage());
+
+        Path good = somePem("good.pem");
+        e = assertThrows(OciException.class, () -> parse("{\"ca\": {\"registry.lan\": [\"" + good + "\"]}}"));
+        assertTrue(e.getMessage().contains("must be the path of a PEM file"), e.getMessage());
+        e = assertThrows(OciException.class, () -> parse("{\"ca\": {\"https://registry.lan\": \"" + good + "\"}}"));
+        assertTrue(e.getMessage().contains("must be written host[:port]"), e.getMessage());
+        e = assertThrows(OciException.class, () -> parse("{\"insecure\": [\"registry.lan\"], \"ca\": {\"registry.lan\": \"" + good + "\"}}"));
+        assertTrue(e.getMessage().contains("registry.lan is both \"insecure\" (plain HTTP) and given a CA file (HTTPS)"), e.getMessage());
     }
 }
