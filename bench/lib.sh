@@ -18,10 +18,19 @@ wait_socket() {
   cat "$2" >&2; return 1
 }
 
-# start_berth NAME: an agent with root/state under $work/NAME
+# state_tmpfs DIR: DIR on a tmpfs, as /run (where both containerd's and Berth's state live by default) is on a
+# real host; this sandbox's /run is plain disk, where creating the dozen short-lived files of each container costs
+# more than the rest of the work
+state_tmpfs() {
+  mkdir -p "$1"
+  mount -t tmpfs -o mode=0711,size=512m tmpfs "$1"
+}
+
+# start_berth NAME: an agent with root under $work/NAME and its state on a tmpfs there
 start_berth() {
   local d="$work/$1"
   mkdir -p "$d"
+  state_tmpfs "$d/state"
   BERTH_ROOT="$d/root" BERTH_STATE="$d/state" BERTH_SOCKET="$d/agent.sock" BERTH_AGENT_HTTP_PORT=0 \
     "$repo/bin/berth-agent" >"$d/agent.log" 2>&1 &
   echo $! >"$d/agent.pid"
@@ -38,10 +47,11 @@ stop_berth() {
 
 berth() { BERTH_ADDRESS="$berth_socket" BERTH_NAMESPACE=bench "$repo/bin/berth" "$@"; }
 
-# start_containerd NAME: containerd from Debian on its own root, state and socket; CRI off (ctr does not use it)
+# start_containerd NAME: containerd from Debian on its own root, state (a tmpfs) and socket; CRI off (ctr does not use it)
 start_containerd() {
   local d="$work/$1"
   mkdir -p "$d"
+  state_tmpfs "$d/state"
   cat >"$d/config.toml" <<TOML
 version = 2
 root = "$d/root"
