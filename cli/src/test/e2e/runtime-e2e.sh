@@ -18,6 +18,15 @@ out=$(printf 'echo hi-from-tty; exit 5\n' | script -qec "$repo/bin/berth run -it
 check "run -it gives an interactive shell" "5" "$rc"; contains "that echoes through the terminal" "hi-from-tty" "$out"
 out=$(berth run --rm -t "$image" sh -c 'test -t 1 && echo has-tty' | tr -d '\r'); check "run -t gives a terminal" "has-tty" "$out"
 
+# a foreground run passes Ctrl-C on to the container (job control on, so the background CLI does not ignore SIGINT)
+set -m
+"$repo/bin/berth" run --rm "$image" sh -c 'trap "echo got-int; exit 7" INT; echo ready; while :; do sleep 0.1; done' >"$work/sig.out" 2>&1 &
+cli=$!
+set +m
+for _ in $(seq 1 100); do grep -q ready "$work/sig.out" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$cli"; wait "$cli"; rc=$?
+check "Ctrl-C on a foreground run reaches the container" "7" "$rc"; contains "whose trap ran" "got-int" "$(cat "$work/sig.out")"
+
 # pause, processes
 berth pause box >/dev/null; out=$(berth ps); contains "pause" "paused" "$out"
 out=$(timeout 5 "$repo/bin/berth" exec box true 2>&1); contains "exec into a paused container is refused" "not running" "$out"

@@ -163,6 +163,7 @@ final class RunCommand implements Callable<Integer> {
                     logsDone.countDown();
                 }
             });
+            SignalProxy.install(c, id);
             WaitResponse exit = c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
             logsDone.await(10, TimeUnit.SECONDS);
             if (ContainerCommands.task(c, id).map(p -> p.getOomKilled()).orElse(false)) {
