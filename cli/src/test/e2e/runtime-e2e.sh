@@ -68,6 +68,16 @@ berth run -d --name flaky --restart on-failure:2 "$image" sh -c 'echo attempt; e
 for _ in $(seq 1 50); do [[ "$(berth ps -a)" == *"restarted 2x"* ]] && break; sleep 0.2; done; sleep 0.5
 out=$(berth ps -a | grep flaky); contains "on-failure:2 restarts twice, then stops" "exited (1), restarted 2x" "$out"
 check "each run's output is kept" "3" "$(berth logs flaky | grep -c attempt)"
+berth start flaky >/dev/null
+for _ in $(seq 1 50); do [[ "$(berth logs flaky | grep -c attempt)" == 6 && "$(berth ps -a)" == *"exited (1), restarted 2x"* ]] && break; sleep 0.2; done; sleep 0.5
+check "start runs an exited container again, its policy counting from zero" "6" "$(berth logs flaky | grep -c attempt)"
+berth run -d --name waiter "$image" sh -c 'sleep 0.5; exit 4' >/dev/null
+check "wait prints the exit code" "4" "$(berth wait waiter)"
+berth run -d --name again "$image" sleep 600 >/dev/null
+pid1=$(berth ps | grep again | sed 's/.*pid \([0-9]*\).*/\1/'); berth restart -t 1 again >/dev/null
+pid2=$(berth ps | grep again | sed 's/.*pid \([0-9]*\).*/\1/')
+check "restart runs it again, as a new process" "yes" "$([[ -n "$pid2" && "$pid1" != "$pid2" ]] && echo yes || echo "no ($pid1 -> $pid2)")"
+berth rm -f waiter again >/dev/null
 berth run -d --name steady --restart always "$image" sh -c 'sleep 0.3; exit 0' >/dev/null
 sleep 2; berth stop -t 1 steady >/dev/null; n1=$(berth logs steady | wc -l); sleep 1.5
 out=$(berth ps -a | grep steady); contains "always restarts, until stopped by its user" "restarted" "$out"; contains "then it stays stopped" "exited" "$out"

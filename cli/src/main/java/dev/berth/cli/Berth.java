@@ -12,7 +12,8 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "berth", mixinStandardHelpOptions = true, version = "berth 0.1.0",
         description = "Run containers on a Berth node agent.",
         subcommands = {ImagesCommand.class, RunCommand.class, ContainerCommands.Ps.class, ContainerCommands.Logs.class,
-                ContainerCommands.Stop.class, ContainerCommands.Rm.class,
+                ContainerCommands.Start.class, ContainerCommands.Stop.class, ContainerCommands.Restart.class, ContainerCommands.Wait.class,
+                ContainerCommands.Rm.class,
                 TaskCommands.Exec.class, TaskCommands.Attach.class, TaskCommands.Kill.class, TaskCommands.Pause.class,
                 TaskCommands.Unpause.class, TaskCommands.Top.class, TaskCommands.Stats.class, TaskCommands.Update.class, StoreCommands.Snapshots.class, StoreCommands.Content.class})
 public final class Berth {

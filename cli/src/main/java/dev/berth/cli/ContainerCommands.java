@@ -8,10 +8,12 @@ import dev.berth.api.services.containers.v1.GetContainerRequest;
 import dev.berth.api.services.containers.v1.ListContainersRequest;
 import dev.berth.api.services.logs.v1.LogChunk;
 import dev.berth.api.services.logs.v1.ReadLogsRequest;
+import dev.berth.api.services.tasks.v1.CreateTaskRequest;
 import dev.berth.api.services.tasks.v1.DeleteTaskRequest;
 import dev.berth.api.services.tasks.v1.GetRequest;
 import dev.berth.api.services.tasks.v1.KillRequest;
 import dev.berth.api.services.tasks.v1.ListTasksRequest;
+import dev.berth.api.services.tasks.v1.StartRequest;
 import dev.berth.api.services.tasks.v1.WaitRequest;
 import dev.berth.api.types.task.Process;
 import dev.berth.api.types.task.Status;
@@ -30,7 +32,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
-/** Container verbs as docker users know them: ps, logs, stop, rm. */
+/** Container verbs as docker users know them: ps, logs, start, stop, restart, wait, rm. */
 final class ContainerCommands {
     private ContainerCommands() {}
 
@@ -205,6 +207,76 @@ final class ContainerCommands {
                 container(c, id);
                 stop(c, id, seconds);
             });
+        }
+    }
+
+    /**
+     * Starts a container as docker start does: a new task when it has none or its last one has exited (whose exit
+     * status the new one replaces), the start of a created one, nothing for one already running.
+     */
+    static void start(AgentClient c, String id) {
+        container(c, id);
+        Optional<Process> t = task(c, id);
+        if (t.isPresent() && (t.get().getStatus() == Status.RUNNING || t.get().getStatus() == Status.PAUSED)) return;
+        if (t.isPresent() && t.get().getStatus() == Status.CREATED) {
+            c.tasks.start(StartRequest.newBuilder().setContainerId(id).build());
+            return;
+        }
+        if (t.isPresent()) c.tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
+        c.tasks.create(CreateTaskRequest.newBuilder().setContainerId(id).setOptions(RunCommand.START_OPTION).build());
+    }
+
+    @Command(name = "start", description = "Start containers that are created or have exited (their logs continue).")
+    static final class Start implements Callable<Integer> {
+        @ParentCommand
+        Berth berth;
+
+        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
+        List<String> ids;
+
+        @Override
+        public Integer call() {
+            return TaskCommands.each(berth, ids, (c, id) -> start(c, id));
+        }
+    }
+
+    @Command(name = "restart", description = "Stop containers (TERM, then KILL after -t seconds) and start them again.")
+    static final class Restart implements Callable<Integer> {
+        @ParentCommand
+        Berth berth;
+
+        @Option(names = {"-t", "--time"}, defaultValue = "10", description = "Seconds to wait before killing (default 10).")
+        int seconds;
+
+        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
+        List<String> ids;
+
+        @Override
+        public Integer call() {
+            return TaskCommands.each(berth, ids, (c, id) -> {
+                container(c, id);
+                stop(c, id, seconds);
+                start(c, id);
+            });
+        }
+    }
+
+    @Command(name = "wait", description = "Wait until containers exit; print each one's exit code.")
+    static final class Wait implements Callable<Integer> {
+        @ParentCommand
+        Berth berth;
+
+        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
+        List<String> ids;
+
+        @Override
+        public Integer call() {
+            try (AgentClient c = berth.connect()) {
+                for (String id : ids) {
+                    System.out.println(c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build()).getExitStatus());
+                }
+                return 0;
+            }
         }
     }
 

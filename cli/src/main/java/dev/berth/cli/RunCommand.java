@@ -35,6 +35,10 @@ import picocli.CommandLine.ParentCommand;
 @Command(name = "run", description = "Run a command in a new container.")
 final class RunCommand implements Callable<Integer> {
 
+    /** Task create options asking for the start in the same runtime call. */
+    static final Any START_OPTION = Any.newBuilder().setTypeUrl("types.berth.dev/TaskOptions/v1")
+            .setValue(TaskOptions.newBuilder().setStart(true).build().toByteString()).build();
+
     static final String RUN_EXTENSION = "berth.dev/run";
     static final String RUN_TYPE_URL = "types.berth.dev/RunRequest/v1";
 
@@ -130,7 +134,7 @@ final class RunCommand implements Callable<Integer> {
             try {
                 // one runtime call creates and starts, unless an attachment must be in place first
                 CreateTaskRequest.Builder create = CreateTaskRequest.newBuilder().setContainerId(id);
-                if (!attach) create.setOptions(Any.newBuilder().setTypeUrl("types.berth.dev/TaskOptions/v1").setValue(TaskOptions.newBuilder().setStart(true).build().toByteString()));
+                if (!attach) create.setOptions(START_OPTION);
                 c.tasks.create(create.build());
             } catch (StatusRuntimeException e) {
                 // a run that never started leaves nothing behind

@@ -200,8 +200,13 @@ public final class MetadataStore implements AutoCloseable {
     }
 
     public synchronized void setStoppedByUser(String ns, String id, boolean stopped) {
-        // only a real change writes (and syncs): each task create clears a flag that is almost always clear already
-        update("UPDATE containers SET stopped_by_user=?1 WHERE namespace=?2 AND id=?3 AND stopped_by_user<>?1", stopped ? 1 : 0, ns, id);
+        update("UPDATE containers SET stopped_by_user=? WHERE namespace=? AND id=?", stopped ? 1 : 0, ns, id);
+    }
+
+    /** A user's start: restart policies count from zero again and may act again (docker start does the same). */
+    public synchronized void resetRestartState(String ns, String id) {
+        // only a real change writes (and syncs): both are almost always clear already
+        update("UPDATE containers SET stopped_by_user=0, restart_count=0 WHERE namespace=? AND id=? AND (stopped_by_user<>0 OR restart_count<>0)", ns, id);
     }
 
     public synchronized void countRestart(String ns, String id) {

@@ -146,7 +146,7 @@ public final class TaskManager implements AutoCloseable {
                 Path config = dir.resolve("config.json");
                 Files.createFile(config, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
                 Files.write(config, Json.write(spec));
-                if (byUser) meta.setStoppedByUser(ns, c.id(), false);
+                if (byUser) meta.resetRestartState(ns, c.id());
                 Instant launchedAt = Instant.now();
                 launched = true; // from here a failure (a timeout too) may leave a shim and a container: discard them
                 int pid = launchShim(ns, c.id(), dir, runc, terminal(spec), annotation(spec, SpecBuilder.STDIN_ANNOTATION) != null, start);
@@ -450,9 +450,15 @@ public final class TaskManager implements AutoCloseable {
             }
             meta.countRestart(ns, id);
             listener.accept(new TaskEvent(ns, id, "restarting", exitOf(t.get())));
-            createTask(c.get(), true, false);
+            try {
+                createTask(c.get(), true, false);
+            } catch (IOException | RuntimeException e) {
+                // the container must not lose how it last ended: its stopped task comes back, and the policy stops here
+                if (meta.task(ns, id).isEmpty() && meta.container(ns, id).isPresent()) meta.putTask(t.get());
+                throw e;
+            }
         } catch (IOException | RuntimeException e) {
-            LOG.warning("restart of " + ns + "/" + id + " failed: " + e.getMessage());
+            LOG.warning("restart of " + ns + "/" + id + " failed: " + e.getMessage() + "; it stays exited with its last status");
         } finally {
             lock.unlock();
         }
