@@ -14,6 +14,9 @@ have javac /usr/bin/javac || need+=(openjdk-17-jdk-headless)
 have curl /usr/bin/curl || need+=(curl)
 have pigz /usr/bin/pigz || need+=(pigz)
 have ip /usr/sbin/ip || need+=(iproute2)
+# --network bridge: the CNI bridge, host-local, loopback and portmap plugins; iptables for their NAT rules
+[[ -x /usr/lib/cni/bridge ]] || need+=(containernetworking-plugins)
+have iptables /usr/sbin/iptables || need+=(iptables)
 if (( ${#need[@]} )); then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

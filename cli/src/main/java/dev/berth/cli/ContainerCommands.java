@@ -85,7 +85,7 @@ final class ContainerCommands {
             try (AgentClient c = berth.connect()) {
                 Map<String, Process> tasks = new HashMap<>();
                 for (Process p : c.tasks.list(ListTasksRequest.getDefaultInstance()).getTasksList()) tasks.put(p.getContainerId(), p);
-                Format.Table t = new Format.Table("CONTAINER", "IMAGE", "COMMAND", "CREATED", "STATUS");
+                Format.Table t = new Format.Table("CONTAINER", "IMAGE", "COMMAND", "CREATED", "STATUS", "ADDRESS");
                 ObjectMapper json = new ObjectMapper();
                 for (Container ct : c.containers.list(ListContainersRequest.getDefaultInstance()).getContainersList()) {
                     Process p = tasks.get(ct.getId());
@@ -100,18 +100,30 @@ final class ContainerCommands {
                         default -> p.getStatus().toString().toLowerCase();
                     };
                     String cmd = "";
-                    JsonNode args = json.readTree(ct.getSpec().getValue().toByteArray()).path("process").path("args");
+                    JsonNode spec = json.readTree(ct.getSpec().getValue().toByteArray());
+                    JsonNode args = spec.path("process").path("args");
                     if (args.isArray()) {
                         StringBuilder b = new StringBuilder();
                         for (Iterator<JsonNode> it = args.elements(); it.hasNext(); ) b.append(b.length() == 0 ? "" : " ").append(it.next().asText());
                         cmd = b.length() > 30 ? b.substring(0, 29) + "…" : b.toString();
                     }
-                    t.row(ct.getId(), ct.getImage(), "\"" + cmd + "\"", Format.ago(ct.getCreatedAt().getSeconds()), status);
+                    t.row(ct.getId(), ct.getImage(), "\"" + cmd + "\"", Format.ago(ct.getCreatedAt().getSeconds()), status, address(p, spec));
                 }
                 t.print(System.out);
                 return 0;
             }
         }
+    }
+
+    /** A bridge task's address and its published ports: "10.213.0.5 8080->80/tcp". */
+    static String address(Process p, JsonNode spec) {
+        StringBuilder b = new StringBuilder(p == null ? "" : p.getIpAddress());
+        String published = spec.path("annotations").path("dev.berth.publish").asText("");
+        for (String port : published.isEmpty() ? new String[0] : published.split(",")) {
+            String[] f = port.split(":"); // hostIP:hostPort:containerPort/proto
+            if (f.length == 3) b.append(b.length() == 0 ? "" : " ").append(f[0].isEmpty() ? "" : f[0] + ":").append(f[1]).append("->").append(f[2]);
+        }
+        return b.toString();
     }
 
     @Command(name = "logs", description = "Print a container's output.")

@@ -69,7 +69,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--hostname", description = "The container's hostname.")
     String hostname;
 
-    @Option(names = "--net", defaultValue = "none", description = "Network: none (own namespace, loopback only) or host.")
+    @Option(names = {"--network", "--net"}, defaultValue = "none",
+            description = "Network: none (own namespace, loopback only), host, or bridge (an address on the node's bridge, outbound NAT).")
     String network;
 
     @Option(names = "--read-only", description = "Mount the root filesystem read-only.")
@@ -102,7 +103,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--restart", description = "Restart policy: no, always, on-failure[:N].")
     String restart;
 
-    @Option(names = {"--expose", "-p"}, paramLabel = "PORT[/PROTO]", description = "Record an exposed port.")
+    @Option(names = {"--expose", "-p", "--publish"}, paramLabel = "[[IP:]HOST_PORT:]PORT[/PROTO]",
+            description = "Record an exposed port (PORT), or publish it on the node (HOST_PORT:PORT; needs --network bridge).")
     List<String> ports = new ArrayList<>();
 
     @Option(names = "--runtime", description = "OCI runtime: runc (default) or crun.")

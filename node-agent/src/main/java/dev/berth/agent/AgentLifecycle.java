@@ -1,6 +1,7 @@
 package dev.berth.agent;
 
 import dev.berth.agent.config.AgentConfig;
+import dev.berth.agent.network.Networks;
 import dev.berth.agent.events.EventPublisher;
 import dev.berth.agent.grpc.AgentGrpcServer;
 import dev.berth.oci.auth.RegistryCredentials;
@@ -49,7 +50,8 @@ public class AgentLifecycle {
                 config.gcInterval(), config.maxConcurrentDownloads(),
                 config.registryHostsFile().map(f -> RegistryHosts.load(Path.of(f))).orElse(RegistryHosts.none()),
                 config.registryCredentialsFile().map(f -> RegistryCredentials.load(Path.of(f))).orElse(RegistryCredentials.none()),
-                config.crun(), new TaskManager.LogPolicy(config.logMaxBytes(), config.logMaxFiles())),
+                config.crun(), new TaskManager.LogPolicy(config.logMaxBytes(), config.logMaxFiles()),
+                new Networks.Config(config.bridgeName(), config.bridgeSubnet(), config.cniPath())),
                 meta -> config.kafkaBootstrapServers().ifPresent(kafka -> {
                     String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
                     events = new EventPublisher(meta, node, kafka, config.heartbeatInterval(), "0.1.0");

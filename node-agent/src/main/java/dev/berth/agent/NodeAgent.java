@@ -4,6 +4,7 @@ import dev.berth.agent.container.ContainerStore;
 import dev.berth.agent.content.ContentStore;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.agent.network.Networks;
 import dev.berth.agent.runtime.Runtimes;
 import dev.berth.agent.runtime.TaskManager;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
@@ -35,13 +36,14 @@ public final class NodeAgent implements AutoCloseable {
      */
     public record Settings(Path root, Path state, Path shim, String runtime, Duration gcInterval, int maxConcurrentDownloads,
                            RegistryHosts registryHosts, RegistryCredentials registryCredentials, String crun,
-                           TaskManager.LogPolicy logPolicy) {
+                           TaskManager.LogPolicy logPolicy, Networks.Config network) {
         public Settings(Path root, Path state, Path shim, String runtime) {
-            this(root, state, shim, runtime, Duration.ZERO, 4, RegistryHosts.none(), RegistryCredentials.none(), "/usr/bin/crun", TaskManager.LogPolicy.DEFAULT);
+            this(root, state, shim, runtime, Duration.ZERO, 4, RegistryHosts.none(), RegistryCredentials.none(), "/usr/bin/crun", TaskManager.LogPolicy.DEFAULT,
+                    Networks.Config.DEFAULT);
         }
 
         public Settings withLogPolicy(TaskManager.LogPolicy p) {
-            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, p);
+            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, p, network);
         }
     }
 
@@ -51,6 +53,7 @@ public final class NodeAgent implements AutoCloseable {
     private final ImageStore images;
     private final ContainerStore containers;
     private final TaskManager tasks;
+    private final Networks networks;
     private final GarbageCollector gc;
     private final Cleanups cleanups;
     private ScheduledExecutorService scheduler;
@@ -81,11 +84,13 @@ public final class NodeAgent implements AutoCloseable {
                 s.maxConcurrentDownloads(), 64L << 30, leases);
         Runtimes runtimes = new Runtimes(s.runtime(), s.crun(), s.state());
         this.cleanups = new Cleanups();
-        this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy(), cleanups);
+        this.networks = new Networks(s.state(), s.network());
+        this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy(), cleanups, networks);
         this.containers = new ContainerStore(meta, images, snapshots, locks, leases, tasks, s.crun(), cleanups);
         this.gc = new GarbageCollector(meta, content, snapshots, leases, cleanups);
         beforeRecovery.accept(meta);
         tasks.recover();
+        networks.recover((ns, id) -> Files.exists(tasks.taskDir(ns, id)));
         if (!s.gcInterval().isZero()) {
             scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "gc");
@@ -111,6 +116,7 @@ public final class NodeAgent implements AutoCloseable {
     public ImageStore images() { return images; }
     public ContainerStore containers() { return containers; }
     public TaskManager tasks() { return tasks; }
+    public Networks networks() { return networks; }
     public Cleanups cleanups() { return cleanups; }
 
     @Override

@@ -56,4 +56,16 @@ public interface AgentConfig {
     /** Layer blobs fetched at once, across all pulls. */
     @WithDefault("4")
     int maxConcurrentDownloads();
+
+    /** The bridge that --network bridge containers join. */
+    @WithDefault("berth0")
+    String bridgeName();
+
+    /** The bridge's subnet: containers get addresses from it (host-local), the bridge the first one. */
+    @WithDefault("10.213.0.0/16")
+    String bridgeSubnet();
+
+    /** Where the CNI plugins are (bridge, host-local, loopback, portmap), colon-separated. */
+    @WithDefault("/usr/lib/cni:/opt/cni/bin")
+    String cniPath();
 }

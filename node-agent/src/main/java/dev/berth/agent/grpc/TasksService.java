@@ -114,8 +114,9 @@ final class TasksService extends TasksGrpc.TasksImplBase {
                         .orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + req.getContainerId() + " has no exec process " + req.getExecId()));
                 return GetResponse.newBuilder().setProcess(execProto(e)).build();
             }
-            return GetResponse.newBuilder().setProcess(toProto(agent.tasks().get(ns, req.getContainerId())
-                    .orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + req.getContainerId() + " has no task")))).build();
+            Process p = toProto(agent.tasks().get(ns, req.getContainerId())
+                    .orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "container " + req.getContainerId() + " has no task")));
+            return GetResponse.newBuilder().setProcess(p.toBuilder().setIpAddress(agent.networks().address(ns, req.getContainerId()).orElse(""))).build();
         });
     }
 
@@ -125,7 +126,8 @@ final class TasksService extends TasksGrpc.TasksImplBase {
         Calls.unary(out, () -> {
             ListTasksResponse.Builder b = ListTasksResponse.newBuilder();
             for (TaskRecord t : agent.metadata().tasks(ns)) {
-                b.addTasks(toProto(t).toBuilder().setRestartCount(agent.metadata().restartState(ns, t.containerId()).restartCount()));
+                b.addTasks(toProto(t).toBuilder().setRestartCount(agent.metadata().restartState(ns, t.containerId()).restartCount())
+                        .setIpAddress(agent.networks().address(ns, t.containerId()).orElse("")));
             }
             return b.build();
         });

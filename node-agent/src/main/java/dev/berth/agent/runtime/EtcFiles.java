@@ -1,5 +1,6 @@
 package dev.berth.agent.runtime;
 
+import dev.berth.agent.network.Networks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -26,7 +27,10 @@ final class EtcFiles {
                 && nss.stream().anyMatch(n -> n instanceof Map<?, ?> m && "network".equals(m.get("type"))));
         String hosts = hostNet ? readOr(Path.of("/etc/hosts"), "") : "";
         if (hosts.isEmpty()) {
-            hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n";
+            // on the bridge the container's own address names it, as Docker writes it
+            Object address = a.get(Networks.ADDRESS_ANNOTATION);
+            hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                    + (address != null ? address : "127.0.1.1") + "\t" + hostname + "\n";
         }
         write(taskDir.resolve("hosts"), hosts);
         write(taskDir.resolve("hostname"), hostname + "\n");

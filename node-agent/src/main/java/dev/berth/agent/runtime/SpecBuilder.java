@@ -1,5 +1,6 @@
 package dev.berth.agent.runtime;
 
+import dev.berth.agent.network.Networks;
 import dev.berth.oci.ImageConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -69,9 +70,15 @@ public final class SpecBuilder {
         for (String ns : List.of("pid", "ipc", "uts", "mount", "cgroup")) namespaces.add(Map.of("type", ns));
         String network = req.network() == null ? "none" : req.network();
         switch (network) {
-            case "none" -> namespaces.add(Map.of("type", "network"));
+            // bridge: an empty namespace here; the agent makes it and joins it to the bridge at task create (Networks)
+            case "none", "bridge" -> namespaces.add(Map.of("type", "network"));
             case "host" -> { }
-            default -> throw new IllegalArgumentException("unknown network mode '" + network + "': use none or host");
+            default -> throw new IllegalArgumentException("unknown network mode '" + network + "': use none, host or bridge");
+        }
+        List<String> published = publishedPorts(req.ports());
+        if (!published.isEmpty() && !network.equals("bridge")) {
+            throw new IllegalArgumentException("publishing port " + req.ports().stream().filter(p -> p.contains(":")).findFirst().orElse("")
+                    + " needs --network bridge (with host networking the container's ports are the host's already)");
         }
 
         Map<String, Object> linux = new LinkedHashMap<>();
@@ -98,6 +105,8 @@ public final class SpecBuilder {
         if (Boolean.TRUE.equals(req.stdin())) annotations.put(STDIN_ANNOTATION, "true");
         List<String> ports = exposedPorts(image, req.ports());
         if (!ports.isEmpty()) annotations.put(PORTS_ANNOTATION, String.join(",", ports));
+        if (network.equals("bridge")) annotations.put(Networks.MODE_ANNOTATION, network);
+        if (!published.isEmpty()) annotations.put(Networks.PUBLISH_ANNOTATION, String.join(",", published));
         spec.put("annotations", annotations);
         return spec;
     }
@@ -184,17 +193,41 @@ public final class SpecBuilder {
         return s;
     }
 
-    /** The image's exposed ports and the request's, as "80/tcp" strings: recorded, not published. */
+    /** The image's exposed ports and the request's (published ones too), as "80/tcp" strings. */
     static List<String> exposedPorts(ImageConfig image, List<String> requested) {
         java.util.TreeSet<String> ports = new java.util.TreeSet<>();
         if (image.execution().exposedPorts() != null) ports.addAll(image.execution().exposedPorts().keySet());
         if (requested != null) {
             for (String p : requested) {
+                if (p.contains(":")) {
+                    String[] f = publication(p);
+                    ports.add(f[2] + "/" + f[3]);
+                    continue;
+                }
                 if (!p.matches("[0-9]{1,5}(/(tcp|udp|sctp))?")) throw new IllegalArgumentException("port '" + p + "' must look like 80 or 53/udp");
                 ports.add(p.contains("/") ? p : p + "/tcp");
             }
         }
         return new ArrayList<>(ports);
+    }
+
+    /** The request's published ports ([hostIP:]hostPort:containerPort[/proto]) as "hostIP:hostPort:containerPort/proto". */
+    static List<String> publishedPorts(List<String> requested) {
+        List<String> out = new ArrayList<>();
+        if (requested == null) return out;
+        for (String p : requested) {
+            if (p.contains(":")) out.add(String.join(":", java.util.Arrays.copyOf(publication(p), 3)) + "/" + publication(p)[3]);
+        }
+        return out;
+    }
+
+    /** hostIP (maybe empty), hostPort, containerPort, protocol. */
+    private static String[] publication(String p) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:([0-9.]+):)?([0-9]{1,5}):([0-9]{1,5})(?:/(tcp|udp|sctp))?").matcher(p);
+        if (!m.matches() || Integer.parseInt(m.group(2)) < 1 || Integer.parseInt(m.group(2)) > 65535 || Integer.parseInt(m.group(3)) < 1 || Integer.parseInt(m.group(3)) > 65535) {
+            throw new IllegalArgumentException("published port '" + p + "' must look like 8080:80, 8080:80/udp or 127.0.0.1:8080:80 (ports 1-65535)");
+        }
+        return new String[] {m.group(1) == null ? "" : m.group(1), m.group(2), m.group(3), m.group(4) == null ? "tcp" : m.group(4)};
     }
 
     static List<Map<String, Object>> defaultMounts() {

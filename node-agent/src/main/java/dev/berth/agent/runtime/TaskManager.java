@@ -59,6 +59,7 @@ public final class TaskManager implements AutoCloseable {
     private final KeyedLocks locks;
     private final LogPolicy logPolicy;
     private final dev.berth.agent.Cleanups cleanups;
+    private final dev.berth.agent.network.Networks networks;
     private final Map<String, CompletableFuture<TaskExit>> exits = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<TaskExit>> execExits = new ConcurrentHashMap<>();
     private final Map<String, Integer> quickFailures = new ConcurrentHashMap<>();
@@ -85,8 +86,9 @@ public final class TaskManager implements AutoCloseable {
     }
 
     public TaskManager(Path stateRoot, Path logsRoot, Path shim, Runtimes runtimes, MetadataStore meta, OverlaySnapshotter snapshots,
-                       KeyedLocks locks, LogPolicy logPolicy, dev.berth.agent.Cleanups cleanups) throws IOException {
+                       KeyedLocks locks, LogPolicy logPolicy, dev.berth.agent.Cleanups cleanups, dev.berth.agent.network.Networks networks) throws IOException {
         this.cleanups = cleanups;
+        this.networks = networks;
         this.tasksRoot = stateRoot.resolve("tasks");
         this.logsRoot = logsRoot;
         this.shim = shim;
@@ -142,6 +144,7 @@ public final class TaskManager implements AutoCloseable {
                 mounted = true;
                 Map<String, Object> spec = Json.MAPPER.readValue(c.spec(), new TypeReference<Map<String, Object>>() { });
                 resolveUser(spec, rootfs);
+                networks.attach(ns, c.id(), spec); // a bridge task's network namespace, joined to the bridge (before /etc/hosts: its address)
                 EtcFiles.add(spec, dir);
                 Path config = dir.resolve("config.json");
                 Files.createFile(config, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -163,6 +166,7 @@ public final class TaskManager implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 if (launched) discardOrphan(ns, c.id(), runc);
                 else {
+                    networks.detach(ns, c.id());
                     if (mounted) Syscalls.unmount(rootfs.toString());
                     Trees.remove(dir);
                 }
@@ -798,6 +802,7 @@ public final class TaskManager implements AutoCloseable {
     private void cleanup(String ns, String id) throws IOException {
         Path dir = taskDir(ns, id);
         Syscalls.unmount(dir.resolve("rootfs").toString());
+        networks.detach(ns, id); // releases its address: every way a task ends comes through here
         Trees.remove(dir);
     }
 
