@@ -202,23 +202,36 @@ final class ContainerCommands {
         }
     }
 
-    @Command(name = "stop", description = "Stop containers: SIGTERM, then SIGKILL after the grace period.")
-    static final class Stop implements Callable<Integer> {
+    /** A verb on one or more containers named on the command line. */
+    abstract static class OnContainers implements Callable<Integer> {
         @ParentCommand
         Berth berth;
 
+        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
+        List<String> ids;
+    }
+
+    /** stop and restart: which containers, and the grace between SIGTERM and SIGKILL; what follows the stop. */
+    abstract static class Graceful extends OnContainers {
         @Option(names = {"-t", "--time"}, defaultValue = "10", description = "Seconds to wait before killing (default 10).")
         int seconds;
 
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
+        abstract void afterStop(AgentClient c, String id);
 
         @Override
         public Integer call() {
             return TaskCommands.each(berth, ids, (c, id) -> {
                 container(c, id);
                 stop(c, id, seconds);
+                afterStop(c, id);
             });
+        }
+    }
+
+    @Command(name = "stop", description = "Stop containers: SIGTERM, then SIGKILL after the grace period.")
+    static final class Stop extends Graceful {
+        @Override
+        void afterStop(AgentClient c, String id) {
         }
     }
 
@@ -239,13 +252,7 @@ final class ContainerCommands {
     }
 
     @Command(name = "start", description = "Start containers that are created or have exited (their logs continue).")
-    static final class Start implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
-
+    static final class Start extends OnContainers {
         @Override
         public Integer call() {
             return TaskCommands.each(berth, ids, (c, id) -> start(c, id));
@@ -253,34 +260,15 @@ final class ContainerCommands {
     }
 
     @Command(name = "restart", description = "Stop containers (TERM, then KILL after -t seconds) and start them again.")
-    static final class Restart implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = {"-t", "--time"}, defaultValue = "10", description = "Seconds to wait before killing (default 10).")
-        int seconds;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
-
+    static final class Restart extends Graceful {
         @Override
-        public Integer call() {
-            return TaskCommands.each(berth, ids, (c, id) -> {
-                container(c, id);
-                stop(c, id, seconds);
-                start(c, id);
-            });
+        void afterStop(AgentClient c, String id) {
+            start(c, id);
         }
     }
 
     @Command(name = "wait", description = "Wait until containers exit; print each one's exit code.")
-    static final class Wait implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
-
+    static final class Wait extends OnContainers {
         @Override
         public Integer call() {
             try (AgentClient c = berth.connect()) {
