@@ -1,14 +1,9 @@
 package dev.berth.bench;
 
 import dev.berth.events.EventCodec;
-import dev.berth.events.EventEnvelope;
 import dev.berth.events.Topics;
 import dev.berth.events.outbox.OutboxRelay;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -16,17 +11,23 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -43,17 +44,20 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * <pre>
  * EventsBench free-port
  * EventsBench topics BOOTSTRAP PREFIX create|delete [GROUP]
- * EventsBench pipeline BOOTSTRAP PREFIX JDBC_URL API_URL WORKDIR EVENTS RATE SECONDS
+ * EventsBench pipeline BOOTSTRAP PREFIX JDBC_URL WORKDIR EVENTS RATE SECONDS
  * EventsBench kafka-anchor BOOTSTRAP PREFIX RECORD_BYTES SECONDS
  * </pre>
  *
  * <p>{@code pipeline} runs, in one JVM so the relay is as warm in each part as the agent's would be:
  * <ol>
- *   <li>a cold pass of EVENTS events ({@code cold_*}): the consumers join their group and three JVMs compile their
- *       hot paths, which on two cores takes a good part of it;
- *   <li>the same again ({@code tp_*}): the sustained rate;
- *   <li>RATE events/s for {@value #LATENCY_WARM_UP_SECONDS} s, then for SECONDS, timed ({@code lat_*}).
+ *   <li>a cold pass of {@value #COLD_PASS_FACTOR} x EVENTS events ({@code cold_*}): the consumers join their group
+ *       and three JVMs compile their hot paths, which on two cores takes a good part of it;
+ *   <li>EVENTS events ({@code tp_*}): the sustained rate;
+ *   <li>RATE events/s for {@value #LATENCY_WARM_UP_SECONDS} s, then for SECONDS, timed ({@code lat_*}) by polling
+ *       Postgres for each event's row.
  * </ol>
+ * Every look at Postgres goes through one connection with prepareThreshold=0 ({@link #pollingConnection}).
+ *
  */
 public final class EventsBench {
     /** Topic of the raw producer anchor (under the run's prefix). */
@@ -61,6 +65,8 @@ public final class EventsBench {
     /** Partitions of the run's topics, as Berth's own. */
     static final int PARTITIONS = 3;
     static final int LATENCY_WARM_UP_SECONDS = 5;
+    /** The cold pass is this many times EVENTS: long enough for the three JVMs to finish compiling before (a) is timed. */
+    static final int COLD_PASS_FACTOR = 2;
     private static final String PG_USER = System.getenv().getOrDefault("BERTH_PG_USER", "berth");
     private static final String PG_PASSWORD = System.getenv().getOrDefault("BERTH_PG_PASSWORD", "berth");
 
@@ -75,18 +81,32 @@ public final class EventsBench {
             case "pipeline" -> {
                 String bootstrap = args[1];
                 String prefix = args[2];
-                Path work = Path.of(args[5]);
-                int events = Integer.parseInt(args[6]);
-                try (Connection db = DriverManager.getConnection(args[3], PG_USER, PG_PASSWORD)) {
-                    pass("cold", bootstrap, prefix, db, work, events);
+                Path work = Path.of(args[4]);
+                int events = Integer.parseInt(args[5]);
+                try (Connection db = pollingConnection(args[3])) {
+                    pass("cold", bootstrap, prefix, db, work, COLD_PASS_FACTOR * events);
                     pass("tp", bootstrap, prefix, db, work, events);
+                    latency(bootstrap, prefix, db, work, Integer.parseInt(args[6]), Integer.parseInt(args[7]));
                 }
-                latency(bootstrap, prefix, args[4], work, Integer.parseInt(args[7]), Integer.parseInt(args[8]));
             }
             case "kafka-anchor" -> kafkaAnchor(args[1], args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]));
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
         }
         System.exit(0); // the relay's and HTTP client's threads are daemons, but Kafka's are not all
+    }
+
+    /**
+     * The connection that watches Postgres for projected rows. prepareThreshold=0: every poll is an unnamed statement
+     * planned for its own parameters, never a server-side prepared one whose cached generic plan (chosen after a
+     * few executions, while the table looked different) would make the polls, and so the figures, slower than the
+     * projection they watch.
+     */
+    static Connection pollingConnection(String url) throws Exception {
+        Properties p = new Properties();
+        p.setProperty("user", PG_USER);
+        p.setProperty("password", PG_PASSWORD);
+        p.setProperty("prepareThreshold", "0");
+        return DriverManager.getConnection(url, p);
     }
 
     private static List<String> topicNames(String prefix) {
@@ -225,54 +245,76 @@ public final class EventsBench {
         }
     }
 
+    /** How often the latency pass looks for its events' rows: its resolution. */
+    static final int LATENCY_POLL_MILLIS = 2;
+
+    // One index probe per event still awaited (event_subject_idx), as the projector's lock does it: LATERAL keeps a
+    // nested loop whatever the planner thinks of unnest()'s row count.
+    private static final String POLL_ROWS = """
+            SELECT k.id, k.seq, e.occurred_at FROM unnest(?::text[], ?::int8[]) AS k(id, seq)
+            CROSS JOIN LATERAL (SELECT occurred_at FROM event
+                                WHERE subject_kind = 'container' AND subject_id = k.id AND sequence = k.seq) e""";
+
     /**
      * (b) Latency at a fixed rate: events committed to the outbox every 5 ms (RATE/200 per SQLite transaction), each
-     * timed from its envelope's time (set when the agent records it) to its arrival on the SSE stream, which
-     * scheduler-api sends only after the event's transaction committed. The first {@value #LATENCY_WARM_UP_SECONDS} s
-     * run at the same rate and are not counted.
+     * timed from its envelope's time (set when the agent records it) to the poll that first finds its row in
+     * Postgres (committed by scheduler-api). The polls run every {@value #LATENCY_POLL_MILLIS} ms on {@code db}, for
+     * the events not yet found, and the time taken is that of the poll's start, so the figure is at most one poll
+     * interval late. The first {@value #LATENCY_WARM_UP_SECONDS} s run at the same rate and are not counted.
      */
-    static void latency(String bootstrap, String prefix, String apiUrl, Path work, int rate, int seconds) throws Exception {
+    static void latency(String bootstrap, String prefix, Connection db, Path work, int rate, int seconds) throws Exception {
         String tag = Long.toString(ProcessHandle.current().pid(), 36);
         int warm = rate * LATENCY_WARM_UP_SECONDS;
         int measured = rate * seconds;
         long[] micros = new long[measured];
         AtomicInteger received = new AtomicInteger();
-        AtomicInteger unreadable = new AtomicInteger();
+        AtomicLong polls = new AtomicLong();
         AtomicReference<Instant> measureFrom = new AtomicReference<>(Instant.MAX); // events recorded from then on count
+        AtomicReference<Exception> pollFailure = new AtomicReference<>();
+        Queue<SyntheticNode.EventKey> committed = new ConcurrentLinkedQueue<>();
+        AtomicBoolean polling = new AtomicBoolean(true);
         try (SyntheticNode node = new SyntheticNode(work.resolve("latency"), "bench-node-lat", "bench-lat-" + tag, "l" + tag)) {
-            HttpRequest request = HttpRequest.newBuilder(URI.create(apiUrl + "/api/v1/events/stream?namespace=" + node.namespace))
-                    .header("Accept", "text/event-stream").GET().build();
-            HttpResponse<Stream<String>> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
-                    .send(request, HttpResponse.BodyHandlers.ofLines());
-            if (response.statusCode() != 200) {
-                throw new IllegalStateException("event stream answered " + response.statusCode());
-            }
-            Thread reader = new Thread(() -> {
-                try {
-                    response.body().forEach(line -> {
-                        if (!line.startsWith("data:")) {
-                            return;
+            Thread poller = new Thread(() -> {
+                Set<SyntheticNode.EventKey> awaited = new HashSet<>();
+                try (PreparedStatement poll = db.prepareStatement(POLL_ROWS)) {
+                    while (polling.get()) {
+                        for (SyntheticNode.EventKey k; (k = committed.poll()) != null; ) {
+                            awaited.add(k);
                         }
-                        Instant arrived = Instant.now();
-                        try {
-                            EventEnvelope e = EventCodec.decode(line.substring(5).trim());
-                            if (!e.time().isBefore(measureFrom.get())) {
-                                int i = received.getAndIncrement();
-                                if (i < measured) {
-                                    micros[i] = Duration.between(e.time(), arrived).toNanos() / 1000;
+                        long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LATENCY_POLL_MILLIS);
+                        if (!awaited.isEmpty()) {
+                            String[] ids = new String[awaited.size()];
+                            Long[] sequences = new Long[awaited.size()];
+                            int i = 0;
+                            for (SyntheticNode.EventKey k : awaited) {
+                                ids[i] = k.subjectId();
+                                sequences[i++] = k.sequence();
+                            }
+                            poll.setArray(1, db.createArrayOf("text", ids));
+                            poll.setArray(2, db.createArrayOf("int8", sequences));
+                            Instant asked = Instant.now();
+                            try (ResultSet r = poll.executeQuery()) {
+                                while (r.next()) {
+                                    awaited.remove(new SyntheticNode.EventKey(r.getString(1), r.getLong(2)));
+                                    Instant time = r.getObject(3, OffsetDateTime.class).toInstant();
+                                    if (!time.isBefore(measureFrom.get())) {
+                                        int n = received.getAndIncrement();
+                                        if (n < measured) {
+                                            micros[n] = Duration.between(time, asked).toNanos() / 1000;
+                                        }
+                                    }
                                 }
                             }
-                        } catch (Exception e) {
-                            unreadable.incrementAndGet();
+                            polls.incrementAndGet();
                         }
-                    });
-                } catch (RuntimeException closed) {
-                    // the stream is closed at the end
+                        LockSupport.parkNanos(next - System.nanoTime());
+                    }
+                } catch (Exception e) {
+                    pollFailure.set(e);
                 }
-            });
-            reader.setDaemon(true);
-            reader.start();
-            Thread.sleep(300); // the subscription reaches the broadcaster just after the headers
+            }, "latency-poll");
+            poller.setDaemon(true);
+            poller.start();
 
             try (OutboxRelay relay = relay(bootstrap, prefix, node, "latency")) {
                 long tick = 5_000_000;
@@ -285,7 +327,11 @@ public final class EventsBench {
                         due = Math.min(due, warm - node.generated());
                     }
                     if (due > 0) {
+                        long first = node.generated();
                         node.commit((int) due);
+                        for (long k = first; k < node.generated(); k++) {
+                            committed.add(node.key(k));
+                        }
                     }
                     if (measureStart == 0 && node.generated() == warm) {
                         measureFrom.set(Instant.now());
@@ -294,12 +340,17 @@ public final class EventsBench {
                 }
                 double writeSeconds = (System.nanoTime() - measureStart) / 1e9;
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (received.get() < measured && System.nanoTime() < deadline) {
+                while (received.get() < measured && System.nanoTime() < deadline && pollFailure.get() == null) {
                     Thread.sleep(10);
                 }
-                System.out.printf("lat_sent=%d%nlat_received=%d%nlat_write_seconds=%.3f%nlat_rate=%.0f%n", measured, received.get(), writeSeconds, measured / writeSeconds);
+                polling.set(false);
+                poller.join(TimeUnit.SECONDS.toMillis(10));
+                System.out.printf("lat_sent=%d%nlat_received=%d%nlat_write_seconds=%.3f%nlat_rate=%.0f%nlat_poll_ms=%d%nlat_polls=%d%n",
+                        measured, received.get(), writeSeconds, measured / writeSeconds, LATENCY_POLL_MILLIS, polls.get());
             }
-            response.body().close();
+        }
+        if (pollFailure.get() != null) {
+            System.out.println("lat_poll_failed=" + pollFailure.get());
         }
         int n = Math.min(received.get(), measured);
         long[] sorted = Arrays.copyOf(micros, n);
@@ -307,9 +358,6 @@ public final class EventsBench {
         if (n > 0) {
             System.out.printf("lat_p50_ms=%.1f%nlat_p99_ms=%.1f%nlat_max_ms=%.1f%n", percentile(sorted, 50) / 1000.0,
                     percentile(sorted, 99) / 1000.0, sorted[n - 1] / 1000.0);
-        }
-        if (unreadable.get() > 0) {
-            System.out.println("lat_unreadable=" + unreadable.get());
         }
     }
 

@@ -79,11 +79,20 @@ final class SyntheticNode implements AutoCloseable {
         return generated;
     }
 
-    private void next() {
-        long k = generated++;
+    /** Which event the {@code k}-th lifecycle event (counted from 0, no markers before it) is: its container and sequence. */
+    record EventKey(String subjectId, long sequence) {}
+
+    EventKey key(long k) {
         long block = k / (BLOCK * 4);
         int within = (int) (k % (BLOCK * 4));
-        String id = "c-" + tag + "-" + block + "-" + (within % BLOCK);
+        // the store numbers each container's events from 1, and every container here is new: created is 1, deleted 4
+        return new EventKey("c-" + tag + "-" + block + "-" + (within % BLOCK), within / BLOCK + 1);
+    }
+
+    private void next() {
+        long k = generated++;
+        int within = (int) (k % (BLOCK * 4));
+        String id = key(k).subjectId();
         Instant now = Instant.now();
         Record payload = switch (within / BLOCK) {
             case 0 -> new ContainerCreated(IMAGE, DIGEST, Map.of("app", "bench", "tier", "web"));

@@ -5,20 +5,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.agent.events.AgentOutbox;
 import dev.berth.agent.events.EventPublisher;
+import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
 import dev.berth.events.TopicAdmin;
 import dev.berth.events.Topics;
 import dev.berth.events.outbox.OutboxRecord;
+import dev.berth.events.payload.ContainerPaused;
 import dev.berth.oci.RegistryClient;
 import dev.berth.oci.seed.LocalRegistry;
 import dev.berth.oci.seed.TestImages;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -49,7 +54,8 @@ class EventOutboxTest {
             assertEquals(4, fx.run(ns, id, image, AgentFixture.args("sh", "-c", "exit 4")).exitCode());
             fx.remove(ns, id);
             List<OutboxRecord> pending = new AgentOutbox(fx.agent.metadata(), "node-a").fetchUnsent(1000);
-            List<EventEnvelope> mine = pending.stream().map(OutboxRecord::event).filter(e -> id.equals(e.subjectId())).toList();
+            List<OutboxRecord> mineStored = pending.stream().filter(r -> id.equals(r.event().subjectId())).toList();
+            List<EventEnvelope> mine = mineStored.stream().map(OutboxRecord::event).toList();
             assertEquals(List.of("container.created", "container.started", "container.exited", "container.deleted"),
                     mine.stream().map(EventEnvelope::type).toList(), "every state change of the container is in the outbox");
             assertEquals(List.of(1L, 2L, 3L, 4L), mine.stream().map(EventEnvelope::sequence).toList());
@@ -60,31 +66,73 @@ class EventOutboxTest {
 
             TopicAdmin.ensureTopics(KAFKA, 3, (short) 1, Duration.ofSeconds(30));
             try (EventPublisher up = new EventPublisher(fx.agent.metadata(), "node-a", KAFKA, Duration.ZERO, "test")) {
-                List<EventEnvelope> seen = consume(id, 4, Duration.ofSeconds(60));
+                List<String> published = consume(id, 4, Duration.ofSeconds(60));
+                List<EventEnvelope> seen = new ArrayList<>();
+                for (String json : published) seen.add(EventCodec.decode(json));
                 assertEquals(mine.stream().map(EventEnvelope::eventId).toList(), seen.stream().map(EventEnvelope::eventId).toList(),
                         "the same events, once each, in the container's order");
+                assertEquals(mineStored.stream().map(r -> new String(r.json(), StandardCharsets.UTF_8)).toList(), published,
+                        "published as stored in the outbox, byte for byte");
                 for (int i = 0; i < 50 && fx.agent.metadata().outboxSize() > 0; i++) Thread.sleep(100);
                 assertEquals(0, fx.agent.metadata().outboxSize(), "acknowledged records leave the outbox");
             }
         }
     }
 
-    private static List<EventEnvelope> consume(String key, int expected, Duration timeout) throws Exception {
+    @Test
+    void markingSentDeletesExactlyTheAcknowledgedRecordsAndTheStoredJsonIsWhatGetsPublished() throws Exception {
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "bt-outbox");
+        try (MetadataStore meta = new MetadataStore(dir.resolve("metadata.db"))) {
+            AgentOutbox outbox = new AgentOutbox(meta, "node-a");
+            for (int i = 0; i < 1200; i++) outbox.record("ns", "c-" + (i % 7), new ContainerPaused());
+            List<OutboxRecord> batch = outbox.fetchUnsent(1000);
+            assertEquals(1000, batch.size());
+            List<MetadataStore.OutboxRow> stored = meta.unsentOutbox(1000);
+            for (int i = 0; i < batch.size(); i++) {
+                assertEquals(stored.get(i).envelope(), new String(batch.get(i).json(), StandardCharsets.UTF_8),
+                        "the relay gets the stored JSON, not a re-encoding");
+                assertEquals(EventCodec.decode(stored.get(i).envelope()), batch.get(i).event());
+            }
+
+            // Kafka acknowledged all but a few, scattered through the batch (first, middle, last included)
+            Set<Integer> failed = Set.of(0, 1, 499, 500, 777, 999);
+            List<Long> acked = new ArrayList<>();
+            List<Long> unacked = new ArrayList<>();
+            for (int i = 0; i < batch.size(); i++) (failed.contains(i) ? unacked : acked).add(batch.get(i).id());
+            outbox.markSent(acked);
+
+            List<Long> left = outbox.fetchUnsent(1000).stream().map(OutboxRecord::id).toList();
+            List<Long> expected = new ArrayList<>(unacked);
+            meta.unsentOutbox(2000).stream().map(MetadataStore.OutboxRow::id).filter(id -> id > batch.get(999).id()).forEach(expected::add);
+            assertEquals(expected, left, "exactly the acknowledged records are gone; unacknowledged and unfetched ones stay");
+            assertEquals(6 + 200, meta.outboxSize());
+
+            outbox.markSent(unacked); // sent on the retry
+            assertEquals(200, meta.outboxSize());
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+    }
+
+    /** The raw values published under {@code key}, in the order they were consumed. */
+    private static List<String> consume(String key, int expected, Duration timeout) throws Exception {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "outbox-test-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        List<EventEnvelope> out = new ArrayList<>();
+        List<String> out = new ArrayList<>();
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
             c.subscribe(List.of(Topics.CONTAINER_EVENTS));
             while (System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(500))) {
-                    if (key.equals(r.key())) out.add(EventCodec.decode(r.value()));
+                    if (key.equals(r.key())) out.add(r.value());
                 }
                 if (out.size() >= expected) {
                     // a little longer: a duplicate would show up now
-                    for (ConsumerRecord<String, String> r : c.poll(Duration.ofSeconds(2))) if (key.equals(r.key())) out.add(EventCodec.decode(r.value()));
+                    for (ConsumerRecord<String, String> r : c.poll(Duration.ofSeconds(2))) if (key.equals(r.key())) out.add(r.value());
                     break;
                 }
             }

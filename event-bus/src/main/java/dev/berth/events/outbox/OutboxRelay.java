@@ -239,7 +239,7 @@ public final class OutboxRelay implements AutoCloseable {
         for (OutboxRecord record : batch) {
             Future<RecordMetadata> sent;
             try {
-                sent = p.send(toProducerRecord(record.event()));
+                sent = p.send(toProducerRecord(record));
             } catch (KafkaException e) { // refused at once; those already sent are on their way
                 failure = e;
                 break;
@@ -291,12 +291,13 @@ public final class OutboxRelay implements AutoCloseable {
         }
     }
 
-    private static ProducerRecord<String, byte[]> toProducerRecord(EventEnvelope event) {
+    private static ProducerRecord<String, byte[]> toProducerRecord(OutboxRecord record) {
+        EventEnvelope event = record.event();
         RecordHeaders headers = new RecordHeaders();
         headers.add(Topics.HEADER_EVENT_ID, utf8(event.eventId()));
         headers.add(Topics.HEADER_TYPE, utf8(event.type()));
         headers.add(Topics.HEADER_SCHEMA_VERSION, utf8(Integer.toString(event.schemaVersion())));
-        byte[] value = EventCodec.encode(event);
+        byte[] value = record.json() != null ? record.json() : EventCodec.encode(event);
         if (EventTypes.spec(event.type()).isEmpty()) {
             headers.add(Topics.DEAD_LETTER_REASON, utf8("outbox relay: unknown event type '" + event.type() + "'"));
             return new ProducerRecord<>(Topics.DEAD_LETTER, null, Topics.key(event), value, headers);

@@ -171,6 +171,40 @@ class OutboxRelayTest {
     }
 
     @Test
+    void anOutboxRecordWithItsStoredJsonIsPublishedAsStoredNotReEncoded() throws Exception {
+        String namespace = "relay-" + UUID.randomUUID();
+        Map<TopicPartition, Long> from = KafkaSupport.endOffsets(BOOTSTRAP, Topics.CONTAINER_EVENTS);
+        EventEnvelope event = lifecycles(namespace, 1).get(0);
+        // a field this reader does not know, as a newer agent might store: a re-encoding would drop it
+        String stored = EventCodec.encodeToString(event).replaceFirst("^\\{", "{\"storedBy\":\"agent-2\",");
+        byte[] json = stored.getBytes(StandardCharsets.UTF_8);
+        List<Long> marked = new ArrayList<>();
+        Outbox outbox = new Outbox() {
+            @Override
+            public synchronized List<OutboxRecord> fetchUnsent(int max) throws Exception {
+                return marked.isEmpty() ? List.of(new OutboxRecord(7, EventCodec.decode(json), json)) : List.of();
+            }
+
+            @Override
+            public synchronized void markSent(List<Long> ids) {
+                marked.addAll(ids);
+            }
+        };
+        try (OutboxRelay relay = new OutboxRelay(outbox, settings()).start()) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (relay.publishedCount() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+        }
+        assertEquals(List.of(7L), marked);
+        List<ConsumerRecord<String, byte[]>> records = KafkaSupport.readAfter(BOOTSTRAP, from,
+                r -> new String(r.value(), StandardCharsets.UTF_8).contains(event.eventId()), 1, Duration.ofSeconds(1), Duration.ofSeconds(30));
+        assertEquals(1, records.size());
+        assertEquals(stored, new String(records.get(0).value(), StandardCharsets.UTF_8));
+        assertEquals(event.eventId(), header(records.get(0), Topics.HEADER_EVENT_ID));
+    }
+
+    @Test
     void aRecordOfUnknownTypeGoesToTheDeadLetterTopicInsteadOfBlockingTheOutbox() throws Exception {
         String namespace = "relay-" + UUID.randomUUID();
         Map<TopicPartition, Long> from = KafkaSupport.endOffsets(BOOTSTRAP, Topics.DEAD_LETTER);

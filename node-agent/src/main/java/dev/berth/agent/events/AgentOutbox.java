@@ -5,6 +5,7 @@ import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
 import dev.berth.events.outbox.Outbox;
 import dev.berth.events.outbox.OutboxRecord;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -44,7 +45,11 @@ public final class AgentOutbox implements Outbox, MetadataStore.EventHook {
     @Override
     public List<OutboxRecord> fetchUnsent(int max) throws Exception {
         List<OutboxRecord> out = new ArrayList<>();
-        for (MetadataStore.OutboxRow r : meta.unsentOutbox(max)) out.add(new OutboxRecord(r.id(), EventCodec.decode(r.envelope())));
+        for (MetadataStore.OutboxRow r : meta.unsentOutbox(max)) {
+            // decoded to check it (and for the relay's headers and key); the checked bytes are what gets published
+            byte[] json = r.envelope().getBytes(StandardCharsets.UTF_8);
+            out.add(new OutboxRecord(r.id(), EventCodec.decode(json), json));
+        }
         return out;
     }
 

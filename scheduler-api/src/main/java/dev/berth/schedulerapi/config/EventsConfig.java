@@ -29,4 +29,12 @@ public interface EventsConfig {
     /** Most events one listing returns. */
     @WithDefault("1000")
     int maxListLimit();
+
+    /** How often agents record node.heartbeat: their {@code berth.agent.heartbeat-interval}. */
+    @WithDefault("30s")
+    Duration nodeHeartbeatInterval();
+
+    /** Heartbeat intervals an up node may stay silent before it is shown stale (not ready). */
+    @WithDefault("3")
+    int nodeMissedHeartbeats();
 }

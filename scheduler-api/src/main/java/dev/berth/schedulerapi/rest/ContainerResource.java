@@ -3,6 +3,7 @@ package dev.berth.schedulerapi.rest;
 import dev.berth.events.EventEnvelope;
 import dev.berth.schedulerapi.events.model.ContainerState;
 import dev.berth.schedulerapi.events.service.EventQueries;
+import dev.berth.schedulerapi.events.service.NodeLiveness;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -17,20 +18,29 @@ import org.jboss.resteasy.reactive.RestQuery;
 @Path("/api/v1/containers/{id}")
 public class ContainerResource {
 
-    /** The container's observed state, as projected from its events. */
+    /**
+     * The container's observed state, as projected from its events, beside the liveness of its node: on a stale
+     * node ({@code nodeStale}) the state is the last one the node reported, not necessarily what runs now. The node
+     * fields are null when no event of the node itself was seen.
+     */
     public record ContainerStatus(String namespace, String containerId, String node, String image, String status,
             Integer exitCode, String signal, Boolean oomKilled, Instant createdAt, Instant startedAt, Instant exitedAt,
-            long lastSequence, String lastEventId, String lastEventType, Instant updatedAt) {
-        static ContainerStatus of(ContainerState s) {
+            long lastSequence, String lastEventId, String lastEventType, Instant updatedAt,
+            Boolean nodeReady, Boolean nodeStale, Instant nodeLastHeartbeatAt) {
+        static ContainerStatus of(ContainerState s, NodeLiveness.Liveness node) {
             return new ContainerStatus(s.namespace, s.containerId, s.node, s.image, s.status, s.exitCode, s.signal,
-                    s.oomKilled, s.createdAt, s.startedAt, s.exitedAt, s.lastSequence, s.lastEventId, s.lastEventType, s.updatedAt);
+                    s.oomKilled, s.createdAt, s.startedAt, s.exitedAt, s.lastSequence, s.lastEventId, s.lastEventType, s.updatedAt,
+                    node == null ? null : node.ready(), node == null ? null : node.stale(),
+                    node == null ? null : node.lastHeartbeatAt());
         }
     }
 
     private final EventQueries queries;
+    private final NodeLiveness liveness;
 
-    ContainerResource(EventQueries queries) {
+    ContainerResource(EventQueries queries, NodeLiveness liveness) {
         this.queries = queries;
+        this.liveness = liveness;
     }
 
     /** Every event of the container, in sequence order (exec events included); 404 when none was seen. */
@@ -60,7 +70,8 @@ public class ContainerResource {
                 throw ApiException.conflict("container '" + id + "' exists in namespaces "
                         + states.stream().map(s -> s.namespace).toList() + "; pass ?namespace=");
             }
-            return ContainerStatus.of(states.get(0));
-        });
+            return states.get(0);
+        }).chain(state -> queries.node(state.node).map(node ->
+                ContainerStatus.of(state, node == null ? null : liveness.of(node, Instant.now()))));
     }
 }

@@ -26,6 +26,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Projects a batch of events into Postgres in one transaction: the events' rows (those whose id is already there
@@ -132,8 +134,8 @@ public class EventProjector {
             return Uni.createFrom().item(List.of());
         }
         return pool.withTransaction(conn -> insertEvents(conn, distinct)
-                .chain(fresh -> applyContainers(conn, fresh)
-                        .chain(() -> applyNodes(conn, fresh))
+                .chain(fresh -> applyTo(conn, fresh, CONTAINERS)
+                        .chain(() -> applyTo(conn, fresh, NODES))
                         .replaceWith(fresh)));
     }
 
@@ -172,7 +174,7 @@ public class EventProjector {
             versions[i] = e.schemaVersion();
             namespaces[i] = e.namespace();
             nodes[i] = e.node();
-            kinds[i] = subjectKind(EventTypes.require(e.type()).subject());
+            kinds[i] = subjectKind(subject(e));
             subjects[i] = e.subjectId();
             sequences[i] = e.sequence();
             times[i] = utc(e.time());
@@ -198,61 +200,91 @@ public class EventProjector {
         });
     }
 
-    private Uni<Void> applyContainers(SqlConnection conn, List<EventEnvelope> fresh) {
-        Map<ContainerKey, List<EventEnvelope>> bySubject = new TreeMap<>(
-                Comparator.comparing(ContainerKey::namespace).thenComparing(ContainerKey::containerId));
+    /** How one rule set changes a state row: {@link ContainerStateProjection#apply}, {@link NodeStateProjection#apply}. */
+    @FunctionalInterface
+    interface Rules<S> {
+        void apply(S state, EventEnvelope event, Instant now);
+    }
+
+    /**
+     * One observed-state table as the batch sees it: which events change it and whose row (key) they change, how
+     * its rows are locked, read and written back, and the rules that fold events into a row. Containers and nodes
+     * differ only in these; {@link #applyTo} is the same for both.
+     */
+    record StateTable<K, S>(
+            Predicate<EventEnvelope> changes,
+            Function<EventEnvelope, K> keyOf,
+            Comparator<K> keyOrder,
+            String lockSql,
+            Function<Collection<K>, Tuple> lockParams,
+            Function<Row, S> readRow,
+            Function<S, K> keyOfState,
+            Function<EventEnvelope, S> newState,
+            Rules<S> rules,
+            String upsertSql,
+            Function<Collection<S>, Tuple> upsertParams) {}
+
+    private static final StateTable<ContainerKey, ContainerState> CONTAINERS = new StateTable<>(
+            e -> subject(e) == EventTypes.Subject.CONTAINER && ContainerStateProjection.changesState(e.type()),
+            e -> new ContainerKey(e.namespace(), e.subjectId()),
+            Comparator.comparing(ContainerKey::namespace).thenComparing(ContainerKey::containerId),
+            LOCK_CONTAINERS,
+            keys -> Tuple.of(keys.stream().map(ContainerKey::namespace).toArray(String[]::new),
+                    keys.stream().map(ContainerKey::containerId).toArray(String[]::new)),
+            EventProjector::containerState,
+            s -> new ContainerKey(s.namespace, s.containerId),
+            ContainerStateProjection::newState,
+            ContainerStateProjection::apply,
+            UPSERT_CONTAINERS,
+            EventProjector::containerParams);
+
+    private static final StateTable<String, NodeState> NODES = new StateTable<>(
+            e -> subject(e) == EventTypes.Subject.NODE,
+            EventEnvelope::node,
+            Comparator.naturalOrder(),
+            LOCK_NODES,
+            keys -> Tuple.of(keys.toArray(String[]::new)),
+            EventProjector::nodeState,
+            s -> s.node,
+            NodeStateProjection::newState,
+            NodeStateProjection::apply,
+            UPSERT_NODES,
+            EventProjector::nodeParams);
+
+    /**
+     * Locks the rows of the subjects the new events change (one statement, in key order), folds each subject's
+     * events into its row in arrival order (a new row for a subject seen for the first time), and writes every
+     * touched row back (one statement).
+     */
+    private static <K, S> Uni<Void> applyTo(SqlConnection conn, List<EventEnvelope> fresh, StateTable<K, S> table) {
+        Map<K, List<EventEnvelope>> bySubject = new TreeMap<>(table.keyOrder());
         for (EventEnvelope e : fresh) {
-            if (EventTypes.require(e.type()).subject() == EventTypes.Subject.CONTAINER && ContainerStateProjection.changesState(e.type())) {
-                bySubject.computeIfAbsent(new ContainerKey(e.namespace(), e.subjectId()), k -> new ArrayList<>()).add(e);
+            if (table.changes().test(e)) {
+                bySubject.computeIfAbsent(table.keyOf().apply(e), k -> new ArrayList<>()).add(e);
             }
         }
         if (bySubject.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        String[] lockNamespaces = bySubject.keySet().stream().map(ContainerKey::namespace).toArray(String[]::new);
-        String[] lockIds = bySubject.keySet().stream().map(ContainerKey::containerId).toArray(String[]::new);
-        return conn.preparedQuery(LOCK_CONTAINERS).execute(Tuple.of(lockNamespaces, lockIds)).chain(rows -> {
-            Map<ContainerKey, ContainerState> states = new LinkedHashMap<>();
+        return conn.preparedQuery(table.lockSql()).execute(table.lockParams().apply(bySubject.keySet())).chain(rows -> {
+            Map<K, S> states = new LinkedHashMap<>();
             for (Row row : rows) {
-                ContainerState s = containerState(row);
-                states.put(new ContainerKey(s.namespace, s.containerId), s);
+                S s = table.readRow().apply(row);
+                states.put(table.keyOfState().apply(s), s);
             }
             Instant now = Instant.now();
-            for (Map.Entry<ContainerKey, List<EventEnvelope>> subject : bySubject.entrySet()) {
-                ContainerState s = states.computeIfAbsent(subject.getKey(), k -> ContainerStateProjection.newState(subject.getValue().get(0)));
+            for (Map.Entry<K, List<EventEnvelope>> subject : bySubject.entrySet()) {
+                S s = states.computeIfAbsent(subject.getKey(), k -> table.newState().apply(subject.getValue().get(0)));
                 for (EventEnvelope e : subject.getValue()) {
-                    ContainerStateProjection.apply(s, e, now);
+                    table.rules().apply(s, e, now);
                 }
             }
-            return conn.preparedQuery(UPSERT_CONTAINERS).execute(containerParams(states.values())).replaceWithVoid();
+            return conn.preparedQuery(table.upsertSql()).execute(table.upsertParams().apply(states.values())).replaceWithVoid();
         });
     }
 
-    private Uni<Void> applyNodes(SqlConnection conn, List<EventEnvelope> fresh) {
-        Map<String, List<EventEnvelope>> bySubject = new TreeMap<>();
-        for (EventEnvelope e : fresh) {
-            if (EventTypes.require(e.type()).subject() == EventTypes.Subject.NODE) {
-                bySubject.computeIfAbsent(e.node(), k -> new ArrayList<>()).add(e);
-            }
-        }
-        if (bySubject.isEmpty()) {
-            return Uni.createFrom().voidItem();
-        }
-        return conn.preparedQuery(LOCK_NODES).execute(Tuple.of(bySubject.keySet().toArray(String[]::new))).chain(rows -> {
-            Map<String, NodeState> states = new LinkedHashMap<>();
-            for (Row row : rows) {
-                NodeState s = nodeState(row);
-                states.put(s.node, s);
-            }
-            Instant now = Instant.now();
-            for (Map.Entry<String, List<EventEnvelope>> subject : bySubject.entrySet()) {
-                NodeState s = states.computeIfAbsent(subject.getKey(), k -> NodeStateProjection.newState(subject.getValue().get(0)));
-                for (EventEnvelope e : subject.getValue()) {
-                    NodeStateProjection.apply(s, e, now);
-                }
-            }
-            return conn.preparedQuery(UPSERT_NODES).execute(nodeParams(states.values())).replaceWithVoid();
-        });
+    private static EventTypes.Subject subject(EventEnvelope e) {
+        return EventTypes.require(e.type()).subject();
     }
 
     /** A locked row, read by position in {@link #CONTAINER_COLUMNS} order (by name costs a lookup per field). */

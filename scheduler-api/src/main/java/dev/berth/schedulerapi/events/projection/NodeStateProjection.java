@@ -32,6 +32,7 @@ public final class NodeStateProjection {
             case EventTypes.NODE_UP -> {
                 s.status = "up";
                 s.agentVersion = event.payloadAs(NodeUp.class).agentVersion();
+                s.lastHeartbeatAt = event.time(); // the first sign of life: liveness counts from here
             }
             case EventTypes.NODE_HEARTBEAT -> {
                 s.status = "up"; // a heartbeat newer than a node.down means the agent is back
