@@ -21,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
@@ -116,28 +115,60 @@ class EventOutboxTest {
         }
     }
 
+    @Test
+    void aRowThatIsNotAnEventIsDeadLetteredAndHoldsUpNothingBehindIt() throws Exception {
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "bt-outbox");
+        String subject = "c-" + UUID.randomUUID();
+        String broken = "{\"eventId\": \"" + UUID.randomUUID() + "\", \"type\": "; // cut short: not JSON
+        try (MetadataStore meta = new MetadataStore(dir.resolve("metadata.db"))) {
+            meta.appendOutbox(broken); // first in line: the relay once retried it forever, holding up everything
+            new AgentOutbox(meta, "node-a").record("ns", subject, new ContainerPaused());
+            TopicAdmin.ensureTopics(KAFKA, 3, (short) 1, Duration.ofSeconds(30));
+            try (EventPublisher up = new EventPublisher(meta, "node-a", KAFKA, Duration.ZERO, "test")) {
+                assertEquals(1, consume(Topics.CONTAINER_EVENTS, r -> subject.equals(r.key()), 1, Duration.ofSeconds(60)).size(),
+                        "the event behind the broken row is published");
+                List<ConsumerRecord<String, String>> dead = consume(Topics.DEAD_LETTER, r -> broken.equals(r.value()), 1, Duration.ofSeconds(60));
+                assertEquals(1, dead.size(), "the broken row is dead-lettered once, unchanged");
+                String reason = new String(dead.get(0).headers().lastHeader(Topics.DEAD_LETTER_REASON).value(), StandardCharsets.UTF_8);
+                assertTrue(reason.contains("is not a valid event"), reason);
+                for (int i = 0; i < 50 && meta.outboxSize() > 0; i++) Thread.sleep(100);
+                assertEquals(0, meta.outboxSize(), "both rows leave the outbox");
+            }
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+    }
+
     /** The raw values published under {@code key}, in the order they were consumed. */
     private static List<String> consume(String key, int expected, Duration timeout) throws Exception {
+        return consume(Topics.CONTAINER_EVENTS, r -> key.equals(r.key()), expected, timeout).stream().map(ConsumerRecord::value).toList();
+    }
+
+    /** The records of {@code topic} that {@code mine} accepts, in the order they were consumed. */
+    private static List<ConsumerRecord<String, String>> consume(String topic, java.util.function.Predicate<ConsumerRecord<String, String>> mine,
+                                                                int expected, Duration timeout) throws Exception {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "outbox-test-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        List<String> out = new ArrayList<>();
+        List<ConsumerRecord<String, String>> out = new ArrayList<>();
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
-            c.subscribe(List.of(Topics.CONTAINER_EVENTS));
+            c.subscribe(List.of(topic));
             while (System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(500))) {
-                    if (key.equals(r.key())) out.add(r.value());
+                    if (mine.test(r)) out.add(r);
                 }
                 if (out.size() >= expected) {
                     // a little longer: a duplicate would show up now
-                    for (ConsumerRecord<String, String> r : c.poll(Duration.ofSeconds(2))) if (key.equals(r.key())) out.add(r.value());
+                    for (ConsumerRecord<String, String> r : c.poll(Duration.ofSeconds(2))) if (mine.test(r)) out.add(r);
                     break;
                 }
             }
         }
-        assertTrue(out.size() >= expected, "only " + out.size() + " of " + expected + " events arrived: " + Map.of("key", key));
+        assertTrue(out.size() >= expected, "only " + out.size() + " of " + expected + " records arrived on " + topic);
         return out;
     }
 }

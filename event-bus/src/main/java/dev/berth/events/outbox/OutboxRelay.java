@@ -292,6 +292,11 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     private static ProducerRecord<String, byte[]> toProducerRecord(OutboxRecord record) {
+        if (record.malformedReason() != null) {
+            RecordHeaders headers = new RecordHeaders();
+            headers.add(Topics.DEAD_LETTER_REASON, utf8("outbox relay: outbox row " + record.id() + " is not a valid event: " + record.malformedReason()));
+            return new ProducerRecord<>(Topics.DEAD_LETTER, null, (String) null, record.json(), headers);
+        }
         EventEnvelope event = record.event();
         RecordHeaders headers = new RecordHeaders();
         headers.add(Topics.HEADER_EVENT_ID, utf8(event.eventId()));

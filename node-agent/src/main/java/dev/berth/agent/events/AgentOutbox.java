@@ -3,6 +3,7 @@ package dev.berth.agent.events;
 import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
+import dev.berth.events.MalformedEventException;
 import dev.berth.events.outbox.Outbox;
 import dev.berth.events.outbox.OutboxRecord;
 import java.nio.charset.StandardCharsets;
@@ -48,7 +49,13 @@ public final class AgentOutbox implements Outbox, MetadataStore.EventHook {
         for (MetadataStore.OutboxRow r : meta.unsentOutbox(max)) {
             // decoded to check it (and for the relay's headers and key); the checked bytes are what gets published
             byte[] json = r.envelope().getBytes(StandardCharsets.UTF_8);
-            out.add(new OutboxRecord(r.id(), EventCodec.decode(json), json));
+            try {
+                out.add(new OutboxRecord(r.id(), EventCodec.decode(json), json));
+            } catch (MalformedEventException e) {
+                // never written by this agent's code as is (a bug, or a store edited by hand): it must not hold up
+                // every event behind it, so it goes to the dead-letter topic with the reason
+                out.add(OutboxRecord.malformed(r.id(), json, e.getMessage()));
+            }
         }
         return out;
     }
