@@ -13,6 +13,8 @@ check "exec exits with the process's code" "7" "$rc"; check "exec stdout" "out" 
 out=$(echo through-stdin | berth exec -i box cat); check "exec -i passes stdin" "through-stdin" "$out"
 out=$(berth exec -u nobody box id -u); check "exec -u resolves the image's users" "65534" "$out"
 out=$(berth exec box /no/such 2>&1); rc=$?; check "exec of a missing binary fails" "125" "$rc"; contains "and says why" "no such file" "$out"
+for _ in $(seq 1 50); do [[ -z "$(find "$work/state" -path '*/box/exec-*' 2>/dev/null)" ]] && break; sleep 0.1; done
+check "finished execs leave no files in the task" "" "$(find "$work/state" -path '*/box/exec-*' 2>/dev/null)"
 out=$(echo piped | berth run --rm -i "$image" cat); check "run -i passes stdin" "piped" "$out"
 out=$(printf 'echo hi-from-tty; exit 5\n' | script -qec "$repo/bin/berth run -it --rm $image sh" /dev/null); rc=$?
 check "run -it gives an interactive shell" "5" "$rc"; contains "that echoes through the terminal" "hi-from-tty" "$out"

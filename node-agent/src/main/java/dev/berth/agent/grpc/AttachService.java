@@ -97,6 +97,15 @@ final class AttachService extends AttachGrpc.AttachImplBase {
             String execId = e.getExecId().isEmpty() ? "exec-" + UUID.randomUUID().toString().substring(0, 12) : e.getExecId();
             TaskManager.Session s = tasks.exec(ns, id, execId, e.getArgsList(), e.getEnvList(), e.getCwd(), e.getUser(), e.getTty(), e.getStdin(),
                     f -> relay(call, f, () -> Exited.newBuilder().setExitStatus(TaskExit.parse(new String(f.payload(), StandardCharsets.UTF_8)).exitCode()).build()));
+            // an id this call made up is known to no one else: once its exit is recorded, its record and files go
+            // (as ctr exec deletes its process), so that a container exec'd into all day does not pile them up
+            if (e.getExecId().isEmpty()) tasks.waitForExec(ns, id, execId).whenCompleteAsync((exit, err) -> {
+                try {
+                    if (err == null) tasks.deleteExec(ns, id, execId);
+                } catch (IOException | RuntimeException gone) {
+                    LOG.log(Level.FINE, "exec " + execId + " of " + id + " already gone: " + gone.getMessage());
+                }
+            });
             if (start.hasSize()) s.connection().resize(start.getSize().getRows(), start.getSize().getCols());
             send(call, AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(s.pid()).setExecId(execId)).build());
             return s.connection();

@@ -73,12 +73,40 @@ public final class ShimConnection implements AutoCloseable {
         }
     }
 
-    /** Sends a command line and, when {@code reply}, reads the shim's one-line answer. */
+    /** Longer than any healthy runtime call the shim makes before it answers (runc exec under a loaded machine). */
+    static final long REPLY_TIMEOUT_SECONDS = Runc.TIMEOUT_SECONDS;
+
+    private static final java.util.concurrent.ScheduledExecutorService DEADLINES =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "shim-reply-deadlines");
+                t.setDaemon(true);
+                return t;
+            });
+
+    /**
+     * Sends a command line and, when {@code reply}, reads the shim's one-line answer. A shim that does not answer
+     * in {@value #REPLY_TIMEOUT_SECONDS} s (hung, or its runtime call is) gets its connection closed: the caller,
+     * who may hold the container's lock, fails instead of waiting for ever.
+     */
     public String command(String line, boolean reply) throws IOException {
         synchronized (out) {
             out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
         }
-        return reply ? readLine() : null;
+        if (!reply) return null;
+        java.util.concurrent.ScheduledFuture<?> deadline = DEADLINES.schedule(() -> {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // closing is all that was wanted
+            }
+        }, REPLY_TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+        try {
+            return readLine();
+        } catch (java.nio.channels.AsynchronousCloseException e) {
+            throw new IOException("the shim did not answer '" + line.split(" ", 2)[0] + "' within " + REPLY_TIMEOUT_SECONDS + " s", e);
+        } finally {
+            deadline.cancel(false);
+        }
     }
 
     public void send(byte type, byte[] payload, int off, int len) throws IOException {

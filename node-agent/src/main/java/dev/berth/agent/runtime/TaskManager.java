@@ -613,7 +613,7 @@ public final class TaskManager implements AutoCloseable {
             }
             if (!reply.startsWith("OK ")) {
                 conn.close();
-                Files.deleteIfExists(processFile);
+                removeExecFiles(ns, id, execId); // the process file, and the runtime's log of the refusal
                 throw new TaskException(TaskException.Kind.FAILED, reply.startsWith("ER ") ? reply.substring(3) : "the shim refused the exec: " + reply);
             }
             int pid = Integer.parseInt(reply.substring(3).trim());
@@ -733,8 +733,12 @@ public final class TaskManager implements AutoCloseable {
         if (!e.status().equals(STOPPED)) throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "exec " + execId + " is still running; kill it first");
         meta.deleteExec(ns, id, execId);
         execExits.remove(execKey(ns, id, execId));
-        for (String f : List.of(".json", ".exit", ".pid", ".log")) Files.deleteIfExists(taskDir(ns, id).resolve("exec-" + execId + f));
+        removeExecFiles(ns, id, execId);
         return e;
+    }
+
+    private void removeExecFiles(String ns, String id, String execId) throws IOException {
+        for (String f : List.of(".json", ".exit", ".pid", ".log")) Files.deleteIfExists(taskDir(ns, id).resolve("exec-" + execId + f));
     }
 
     /** Attaches to the init process's stdio: output from now on, input if the container was created with stdin. */
