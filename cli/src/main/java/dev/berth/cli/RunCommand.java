@@ -100,7 +100,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--tmpfs", paramLabel = "DST[:OPTIONS]", description = "Mount a tmpfs, e.g. /scratch:size=64m.")
     List<String> tmpfs = new ArrayList<>();
 
-    @Option(names = "--restart", description = "Restart policy: no, always, on-failure[:N].")
+    @Option(names = "--restart", description = "Restart policy: no, always (= unless-stopped), on-failure[:N].")
     String restart;
 
     @Option(names = {"--expose", "-p", "--publish"}, paramLabel = "[[IP:]HOST_PORT:]PORT[/PROTO]",

@@ -2,7 +2,9 @@ package dev.berth.agent.runtime;
 
 /**
  * When the node restarts a container whose task exited, as Docker spells it: {@code no}, {@code always},
- * {@code on-failure} or {@code on-failure:N} (at most N restarts). A container stopped by its user is never restarted.
+ * {@code unless-stopped}, {@code on-failure} or {@code on-failure:N} (at most N restarts). A container stopped by its
+ * user is never restarted, not even after the agent restarts, until the user starts it: so {@code always} behaves as
+ * Docker's {@code unless-stopped}, and {@code unless-stopped} is accepted as the same policy.
  */
 public record RestartPolicy(Mode mode, int maxRetries) {
 
@@ -17,7 +19,7 @@ public record RestartPolicy(Mode mode, int maxRetries) {
 
     public static RestartPolicy parse(String s) {
         if (s == null || s.isEmpty() || s.equals("no")) return NO;
-        if (s.equals("always")) return new RestartPolicy(Mode.ALWAYS, 0);
+        if (s.equals("always") || s.equals("unless-stopped")) return new RestartPolicy(Mode.ALWAYS, 0);
         if (s.equals("on-failure")) return new RestartPolicy(Mode.ON_FAILURE, 0);
         if (s.startsWith("on-failure:")) {
             try {
@@ -27,7 +29,7 @@ public record RestartPolicy(Mode mode, int maxRetries) {
                 // fall through to the error below
             }
         }
-        throw new IllegalArgumentException("restart policy '" + s + "' is not valid: use no, always, on-failure or on-failure:N (N >= 1)");
+        throw new IllegalArgumentException("restart policy '" + s + "' is not valid: use no, always, unless-stopped, on-failure or on-failure:N (N >= 1)");
     }
 
     /** Whether a task that exited with this code, after {@code restarts} restarts so far, is started again. */
