@@ -310,45 +310,14 @@ public class EventProjector {
     }
 
     private static Tuple containerParams(Collection<ContainerState> states) {
-        int n = states.size();
-        String[] namespaces = new String[n];
-        String[] ids = new String[n];
-        String[] nodes = new String[n];
-        String[] images = new String[n];
-        String[] statuses = new String[n];
-        Integer[] exitCodes = new Integer[n];
-        String[] signals = new String[n];
-        Boolean[] ooms = new Boolean[n];
-        OffsetDateTime[] created = new OffsetDateTime[n];
-        OffsetDateTime[] started = new OffsetDateTime[n];
-        OffsetDateTime[] exited = new OffsetDateTime[n];
-        Long[] sequences = new Long[n];
-        String[] eventIds = new String[n];
-        String[] eventTypes = new String[n];
-        OffsetDateTime[] updated = new OffsetDateTime[n];
-        OffsetDateTime[] projected = new OffsetDateTime[n];
-        int i = 0;
-        for (ContainerState s : states) {
-            namespaces[i] = s.namespace;
-            ids[i] = s.containerId;
-            nodes[i] = s.node;
-            images[i] = s.image;
-            statuses[i] = s.status;
-            exitCodes[i] = s.exitCode;
-            signals[i] = s.signal;
-            ooms[i] = s.oomKilled;
-            created[i] = utc(s.createdAt);
-            started[i] = utc(s.startedAt);
-            exited[i] = utc(s.exitedAt);
-            sequences[i] = s.lastSequence;
-            eventIds[i] = s.lastEventId;
-            eventTypes[i] = s.lastEventType;
-            updated[i] = utc(s.updatedAt);
-            projected[i] = utc(s.projectedAt);
-            i++;
-        }
-        return Tuple.from(List.of(namespaces, ids, nodes, images, statuses, exitCodes, signals, ooms, created, started,
-                exited, sequences, eventIds, eventTypes, updated, projected));
+        return columnArrays(states, List.of(
+                column(String.class, st -> st.namespace), column(String.class, st -> st.containerId),
+                column(String.class, st -> st.node), column(String.class, st -> st.image), column(String.class, st -> st.status),
+                column(Integer.class, st -> st.exitCode), column(String.class, st -> st.signal), column(Boolean.class, st -> st.oomKilled),
+                column(OffsetDateTime.class, st -> utc(st.createdAt)), column(OffsetDateTime.class, st -> utc(st.startedAt)),
+                column(OffsetDateTime.class, st -> utc(st.exitedAt)), column(Long.class, st -> st.lastSequence),
+                column(String.class, st -> st.lastEventId), column(String.class, st -> st.lastEventType),
+                column(OffsetDateTime.class, st -> utc(st.updatedAt)), column(OffsetDateTime.class, st -> utc(st.projectedAt))));
     }
 
     /** A locked row, read by position in {@link #NODE_COLUMNS} order. */
@@ -368,32 +337,31 @@ public class EventProjector {
     }
 
     private static Tuple nodeParams(Collection<NodeState> states) {
-        int n = states.size();
-        String[] nodes = new String[n];
-        String[] statuses = new String[n];
-        String[] versions = new String[n];
-        OffsetDateTime[] heartbeats = new OffsetDateTime[n];
-        Integer[] running = new Integer[n];
-        Long[] sequences = new Long[n];
-        String[] eventIds = new String[n];
-        String[] eventTypes = new String[n];
-        OffsetDateTime[] updated = new OffsetDateTime[n];
-        OffsetDateTime[] projected = new OffsetDateTime[n];
-        int i = 0;
-        for (NodeState s : states) {
-            nodes[i] = s.node;
-            statuses[i] = s.status;
-            versions[i] = s.agentVersion;
-            heartbeats[i] = utc(s.lastHeartbeatAt);
-            running[i] = s.containersRunning;
-            sequences[i] = s.lastSequence;
-            eventIds[i] = s.lastEventId;
-            eventTypes[i] = s.lastEventType;
-            updated[i] = utc(s.updatedAt);
-            projected[i] = utc(s.projectedAt);
-            i++;
+        return columnArrays(states, List.of(
+                column(String.class, st -> st.node), column(String.class, st -> st.status), column(String.class, st -> st.agentVersion),
+                column(OffsetDateTime.class, st -> utc(st.lastHeartbeatAt)), column(Integer.class, st -> st.containersRunning),
+                column(Long.class, st -> st.lastSequence), column(String.class, st -> st.lastEventId),
+                column(String.class, st -> st.lastEventType), column(OffsetDateTime.class, st -> utc(st.updatedAt)),
+                column(OffsetDateTime.class, st -> utc(st.projectedAt))));
+    }
+
+    /** One upsert parameter: an array of {@code type} (the pg client types the SQL array by it), a value per row. */
+    private record Column<S>(Class<?> type, java.util.function.Function<S, Object> value) {}
+
+    private static <S> Column<S> column(Class<?> type, java.util.function.Function<S, Object> value) {
+        return new Column<>(type, value);
+    }
+
+    /** The rows' values column by column, as the {@code unnest} of an upsert takes them: one typed array each. */
+    private static <S> Tuple columnArrays(Collection<S> rows, List<Column<S>> columns) {
+        List<Object> arrays = new java.util.ArrayList<>(columns.size());
+        for (Column<S> c : columns) {
+            Object[] values = (Object[]) java.lang.reflect.Array.newInstance(c.type(), rows.size());
+            int i = 0;
+            for (S row : rows) values[i++] = c.value().apply(row);
+            arrays.add(values);
         }
-        return Tuple.from(List.of(nodes, statuses, versions, heartbeats, running, sequences, eventIds, eventTypes, updated, projected));
+        return Tuple.from(arrays);
     }
 
     // not Instant.atOffset, which builds a ZoneRules per call
