@@ -16,6 +16,7 @@ out=$(berth exec box /no/such 2>&1); rc=$?; check "exec of a missing binary fail
 for _ in $(seq 1 50); do [[ -z "$(find "$work/state" -path '*/box/exec-*' 2>/dev/null)" ]] && break; sleep 0.1; done
 check "finished execs leave no files in the task" "" "$(find "$work/state" -path '*/box/exec-*' 2>/dev/null)"
 out=$(echo piped | berth run --rm -i "$image" cat); check "run -i passes stdin" "piped" "$out"
+out=$(head -c 33554432 /dev/zero | berth run --rm -i "$image" sh -c 'sleep 1; wc -c'); check "run -i passes 32 MiB of stdin to a slow reader, all of it" "33554432" "$(echo $out)"
 out=$(printf 'echo hi-from-tty; exit 5\n' | script -qec "$repo/bin/berth run -it --rm $image sh" /dev/null); rc=$?
 check "run -it gives an interactive shell" "5" "$rc"; contains "that echoes through the terminal" "hi-from-tty" "$out"
 out=$(berth run --rm -t "$image" sh -c 'test -t 1 && echo has-tty' | tr -d '\r'); check "run -t gives a terminal" "has-tty" "$out"

@@ -39,6 +39,10 @@ final class AttachService extends AttachGrpc.AttachImplBase {
     public StreamObserver<AttachInput> attach(StreamObserver<AttachOutput> out) {
         String ns = Namespaces.current();
         ServerCallStreamObserver<AttachOutput> call = (ServerCallStreamObserver<AttachOutput>) out;
+        // inbound flow control: the next message is asked for only once the last one reached the shim, so a process
+        // that reads its stdin slowly holds its client back through gRPC's window instead of filling the agent's memory
+        call.disableAutoRequest();
+        call.request(1);
         StreamObserver<AttachInput> in = new StreamObserver<>() {
             private volatile ShimConnection conn;
 
@@ -49,6 +53,7 @@ final class AttachService extends AttachGrpc.AttachImplBase {
                         if (!in.hasStart()) throw new IllegalArgumentException("the first attach message must say what to attach to (start)");
                         conn = begin(ns, in.getStart(), call);
                         if (call.isCancelled()) closeQuietly();
+                        call.request(1);
                         return;
                     }
                     switch (in.getKindCase()) {
@@ -62,7 +67,9 @@ final class AttachService extends AttachGrpc.AttachImplBase {
                     synchronized (call) {
                         call.onError(Calls.status(e));
                     }
+                    return;
                 }
+                call.request(1);
             }
 
             @Override
