@@ -118,7 +118,10 @@ check "no zombies under the shims while the agent is down" "0" "$zombies"
 start_agent BERTH_AGENT_LOG_MAX_BYTES=4096 BERTH_AGENT_LOG_MAX_FILES=3
 out=$(berth ps -a | grep late); contains "an exit during the downtime is reported truly" "exited (42)" "$out"
 out=$(berth ps | grep ticker); contains "a running container is still running" "running" "$out"
-sleep 1.5; out=$(berth ps -a | grep phoenix); contains "a restart due during the downtime happens after it" "restarted" "$out"
+for _ in $(seq 1 100); do out=$(berth ps -a | grep phoenix); [[ $out == *restarted* ]] && break; sleep 0.1; done
+contains "a restart due during the downtime happens after it" "restarted" "$out"
+seen=""; for _ in $(seq 1 15); do seen+=$(berth ps -a | grep phoenix | grep -ow created); done
+check "through its restarts the container is never without a task" "" "$seen"
 n=$(runc --root "$work/state/runc/e2e" list | grep -c phoenix); check "and the container runs once" "1" "$n"
 berth rm -f ticker late phoenix box flaky steady chatty looper >/dev/null
 finish

@@ -114,21 +114,25 @@ public final class TaskManager implements AutoCloseable {
 
     /** Creates the task of a container: rootfs mounted, bundle written, runtime create done by the shim. */
     public TaskRecord create(ContainerRecord c) throws IOException {
-        return createTask(c, false, true);
+        return createTask(c, false, true, null);
     }
 
     /** Creates and starts the task in one runtime call (what {@code berth run} wants: one process start saved). */
     public TaskRecord run(ContainerRecord c) throws IOException {
-        return createTask(c, true, true);
+        return createTask(c, true, true, null);
     }
 
-    private TaskRecord createTask(ContainerRecord c, boolean start, boolean byUser) throws IOException {
+    /**
+     * Creates a container's task. A policy restart passes the stopped task it {@code replaces}: that record stays
+     * until the new one takes its place in one commit, so no reader ever sees the container without a task.
+     */
+    private TaskRecord createTask(ContainerRecord c, boolean start, boolean byUser, TaskRecord replaces) throws IOException {
         String ns = c.namespace();
         ReentrantLock lock = locks.lock(ns, c.id());
         try {
             cleanups.await(ns, c.id()); // a deleted task of the same name may still be unmounting (its clean-up takes no lock)
             Optional<TaskRecord> existing = meta.task(ns, c.id());
-            if (existing.isPresent()) {
+            if (existing.isPresent() && !existing.get().equals(replaces)) {
                 throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container " + c.id() + " already has a task (" + existing.get().status().toLowerCase() + "); delete it first");
             }
             Runc runc = runtimes.forContainer(c);
@@ -154,11 +158,18 @@ public final class TaskManager implements AutoCloseable {
                 launched = true; // from here a failure (a timeout too) may leave a shim and a container: discard them
                 int pid = launchShim(ns, c.id(), dir, runc, terminal(spec), annotation(spec, SpecBuilder.STDIN_ANNOTATION) != null, start);
                 TaskRecord t = new TaskRecord(ns, c.id(), pid, start ? RUNNING : CREATED, null, null, null, System.currentTimeMillis(), false);
-                meta.inTransaction(() -> {
-                    meta.putTask(t);
-                    if (start) meta.event(ns, c.id(), new ContainerStarted((long) pid, launchedAt));
-                    return null;
-                });
+                synchronized (this) {
+                    if (replaces != null) {
+                        failExecWaiters(ns, c.id());
+                        exits.remove(key(ns, c.id())); // the stopped task's exit, told already: waiters now wait for the new one
+                    }
+                    meta.inTransaction(() -> {
+                        if (replaces != null) meta.deleteTask(ns, c.id());
+                        meta.putTask(t);
+                        if (start) meta.event(ns, c.id(), new ContainerStarted((long) pid, launchedAt));
+                        return null;
+                    });
+                }
                 watch(ns, c.id());
                 listener.accept(new TaskEvent(ns, c.id(), "created", null));
                 if (start) listener.accept(new TaskEvent(ns, c.id(), "started", null));
@@ -287,6 +298,11 @@ public final class TaskManager implements AutoCloseable {
         discardOrphans();
         for (TaskRecord t : meta.tasks()) {
             if (t.status().equals(STOPPED)) {
+                Path dir = taskDir(t.namespace(), t.containerId());
+                if (shimAlive(dir) && readExitFile(dir).isEmpty()) { // a restart's new shim, launched but never recorded
+                    LOG.warning("discarding the unrecorded restart of " + t.namespace() + "/" + t.containerId() + "; it is restarted again");
+                    discardOrphan(t.namespace(), t.containerId(), meta.container(t.namespace(), t.containerId()).map(runtimes::forContainer).orElse(runtimes.defaultRuntime()));
+                }
                 maybeRestart(t.namespace(), t.containerId()); // its restart was due when the agent went down
                 continue;
             }
@@ -447,20 +463,10 @@ public final class TaskManager implements AutoCloseable {
                 return;
             }
             removeRuntimeState(ns, id);
-            synchronized (this) {
-                failExecWaiters(ns, id);
-                meta.deleteTask(ns, id);
-                exits.remove(key(ns, id));
-            }
             meta.countRestart(ns, id);
             listener.accept(new TaskEvent(ns, id, "restarting", exitOf(t.get())));
-            try {
-                createTask(c.get(), true, false);
-            } catch (IOException | RuntimeException e) {
-                // the container must not lose how it last ended: its stopped task comes back, and the policy stops here
-                if (meta.task(ns, id).isEmpty() && meta.container(ns, id).isPresent()) meta.putTask(t.get());
-                throw e;
-            }
+            // on failure the stopped task stays as it was: the container keeps how it last ended, and the policy stops here
+            createTask(c.get(), true, false, t.get());
         } catch (IOException | RuntimeException e) {
             LOG.warning("restart of " + ns + "/" + id + " failed: " + e.getMessage() + "; it stays exited with its last status");
         } finally {
