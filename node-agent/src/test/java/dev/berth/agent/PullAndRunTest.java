@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.agent.metadata.MetadataStore.ImageRecord;
+import dev.berth.agent.runtime.RunRequest;
 import dev.berth.agent.runtime.TaskException;
 import dev.berth.agent.runtime.TaskExit;
 import dev.berth.oci.Digest;
@@ -178,6 +179,23 @@ class PullAndRunTest {
         }
         assertEquals(7, fx.agent.tasks().waitFor("default", "survivor").get(30, TimeUnit.SECONDS).exitCode());
         fx.remove("default", "survivor");
+    }
+
+    @Test
+    void aPolicyRestartNeverLeavesTheContainerWithoutATask() throws Exception {
+        RunRequest crashing = new RunRequest(null, List.of("sh", "-c", "exit 3"), null, null, null, null, null, null, null, null,
+                "always", null, null, null, null);
+        var c = fx.agent.containers().create("default", "phoenix", busybox, null, crashing, null, null);
+        fx.agent.tasks().run(c);
+        // every reader, at every moment, sees a task: the stopped one until its replacement is recorded
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        int gaps = 0;
+        while (fx.agent.metadata().restartState("default", "phoenix").restartCount() < 3 && System.nanoTime() < deadline) {
+            if (fx.agent.tasks().get("default", "phoenix").isEmpty()) gaps++;
+        }
+        assertTrue(fx.agent.metadata().restartState("default", "phoenix").restartCount() >= 3, "restarted 3 times within 30 s");
+        assertEquals(0, gaps, "reads that found the restarting container without a task");
+        fx.remove("default", "phoenix");
     }
 
     @Test
