@@ -15,8 +15,9 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Request to observed exit of {@code true}, as {@code ctr run --rm} does it: create container, create task
- * (started in the same runtime call, as {@code berth run} asks), wait, delete task, delete container. Prints one line per round (seconds) for the bench script.
- * Usage: RunLatency SOCKET IMAGE ROUNDS
+ * (started in the same runtime call, as {@code berth run} asks), wait, delete task, delete container. With
+ * {@code -Dwarmup=200,1000} it runs untimed up to 200 runs, times ROUNDS, runs untimed up to 1000, times ROUNDS again,
+ * printing "CHECKPOINT SECONDS" per timed run for the bench script. Usage: RunLatency SOCKET IMAGE ROUNDS
  */
 public final class RunLatency {
 
@@ -43,6 +44,10 @@ public final class RunLatency {
         return code;
     }
 
+    private static void check(int code) {
+        if (code != 0) throw new IllegalStateException("true exited " + code);
+    }
+
     private static long lap(long[] phases, int i, long since) {
         long now = System.nanoTime();
         if (phases != null) phases[i] = now - since;
@@ -59,23 +64,22 @@ public final class RunLatency {
         TasksGrpc.TasksBlockingStub tasks = TasksGrpc.newBlockingStub(ch);
         Any run = Any.newBuilder().setTypeUrl("types.berth.dev/RunRequest/v1")
                 .setValue(ByteString.copyFrom("{\"args\":[\"true\"]}", StandardCharsets.UTF_8)).build();
-        int warmup = Integer.parseInt(System.getProperty("warmup", "3"));
-        double[] secs = new double[rounds];
+        // untimed warm-up runs up to each checkpoint, then ROUNDS timed ones; a line "CHECKPOINT SECONDS" per timed run
+        int[] checkpoints = java.util.Arrays.stream(System.getProperty("warmup", "3").split(",")).mapToInt(Integer::parseInt).toArray();
         long[][] phases = new long[PHASES.length][rounds];
         long[] lap = new long[PHASES.length];
-        for (int i = -warmup; i < rounds; i++) {
-            String id = "bench-" + ProcessHandle.current().pid() + "-" + (i + warmup);
-            long t0 = System.nanoTime();
-            int code = runOnce(containers, tasks, id, image, run, lap);
-            double s = (System.nanoTime() - t0) / 1e9;
-            if (code != 0) throw new IllegalStateException("true exited " + code);
-            if (i >= 0) {
-                secs[i] = s;
+        int done = 0;
+        for (int checkpoint : checkpoints) {
+            for (; done < checkpoint; done++) check(runOnce(containers, tasks, "bench-" + ProcessHandle.current().pid() + "-w" + done, image, run, lap));
+            for (int i = 0; i < rounds; i++) {
+                long t0 = System.nanoTime();
+                check(runOnce(containers, tasks, "bench-" + ProcessHandle.current().pid() + "-" + checkpoint + "-" + i, image, run, lap));
+                double s = (System.nanoTime() - t0) / 1e9;
                 for (int p = 0; p < PHASES.length; p++) phases[p][i] = lap[p];
-                System.out.printf("%.4f%n", s);
+                System.out.printf("%d %.4f%n", checkpoint, s);
             }
         }
-        // where the time goes, for the reader of the bench output (stderr: the script reads the rounds from stdout)
+        // where the time goes (the last checkpoint's runs), for the reader of the bench output (stderr: the script reads stdout)
         for (int p = 0; p < PHASES.length; p++) {
             long[] ns = phases[p].clone();
             java.util.Arrays.sort(ns);

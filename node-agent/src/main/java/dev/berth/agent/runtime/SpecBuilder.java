@@ -28,6 +28,16 @@ public final class SpecBuilder {
     /** Marks a spec Berth built: the task gets its own /etc/hosts, /etc/hostname and /etc/resolv.conf. */
     public static final String ETC_ANNOTATION = "dev.berth.etc";
     /** Syscalls a container never needs and that widen the kernel's attack surface (containerd's profile refuses them too). */
+    /**
+     * The ABIs a process on this machine can make syscalls through, which the seccomp filter must cover (as containerd's
+     * default profile does): listing foreign ones only makes runc compile filters that can never match.
+     */
+    static final List<String> SECCOMP_ARCHES = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> List.of("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32");
+        case "aarch64", "arm64" -> List.of("SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM");
+        default -> List.of("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM");
+    };
+
     static final List<String> DENIED_SYSCALLS = List.of(
             "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module", "finit_module",
             "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp",
@@ -188,7 +198,7 @@ public final class SpecBuilder {
         }
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("defaultAction", "SCMP_ACT_ALLOW");
-        s.put("architectures", List.of("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"));
+        s.put("architectures", SECCOMP_ARCHES);
         s.put("syscalls", rules);
         return s;
     }
