@@ -199,6 +199,42 @@ class PullAndRunTest {
     }
 
     @Test
+    void mountPointsComeFromALayerSharedByTheImagesContainers() throws Exception {
+        assertEquals(0, fx.run("default", "mp1", busybox, AgentFixture.args("true")).exitCode());
+        assertEquals(0, fx.run("default", "mp2", busybox, AgentFixture.args("true")).exitCode());
+        String shared = fx.agent.metadata().snapshot("default/mp1").orElseThrow().parent();
+        assertEquals(shared, fx.agent.metadata().snapshot("default/mp2").orElseThrow().parent(), "one mount-point layer per image");
+        // runc found /etc/hosts, /run and the rest in place: the containers' own layers hold nothing they did not write
+        String options = fx.agent.snapshots().mountOptions("default/mp1");
+        Path upper = Path.of(options.replaceAll(".*upperdir=([^,]+).*", "$1"));
+        try (var entries = Files.list(upper)) {
+            assertEquals(List.of(), entries.toList());
+        }
+        // and /etc keeps the image's mtime, though /etc/hosts was added in it
+        Path imageEtc = fx.agent.snapshots().lowers(fx.agent.images().get("default", busybox).orElseThrow().chainId()).get(0).resolve("etc");
+        Path layerEtc = fx.agent.snapshots().lowers(shared).get(0).resolve("etc");
+        assertTrue(Files.exists(layerEtc.resolve("hosts")), "the placeholder is in the shared layer");
+        assertEquals(Files.getLastModifiedTime(imageEtc), Files.getLastModifiedTime(layerEtc));
+        fx.remove("default", "mp1");
+        fx.remove("default", "mp2");
+    }
+
+    @Test
+    void mountPointsNeverFollowAnImagesSymlinksOutOfIt() throws Exception {
+        Path work = Files.createTempDirectory("berth-mp");
+        Path outside = Files.createTempDirectory("berth-mp-outside");
+        String ref = registry.address() + "/test/mp-escape:latest";
+        new ImageBuilder().layer(l -> l.symlink("etc", outside.toString()).symlink("run", outside.toString()).symlink("proc", "/"))
+                .cmd(List.of("true")).push(new RegistryClient(), Reference.parse(ref), work);
+        fx.agent.images().pull("default", ref);
+        fx.agent.containers().create("default", "mp-escape", ref, null, AgentFixture.args("true"), null, null);
+        try (var entries = Files.list(outside)) {
+            assertEquals(List.of(), entries.toList(), "nothing written through the image's symlinks");
+        }
+        fx.remove("default", "mp-escape");
+    }
+
+    @Test
     void longIdsInLongNamespacesAreSupervisedCorrectly() throws Exception {
         // the shim's socket path is far over the 107 bytes unix sockets allow; the agent must still hear the exit
         String ns = "a-rather-long-namespace-for-tenant-42";
@@ -264,7 +300,10 @@ class PullAndRunTest {
         ImageRecord victim = fx.agent.images().pull("default", ref);
         ImageRecord base = fx.agent.images().get("default", busybox).orElseThrow();
         var manifest = fx.agent.content().read(Digest.parse(victim.manifestDigest()));
+        fx.agent.gc().collect(); // what earlier tests left: the mount-point layers of their removed containers' images
         fx.agent.containers().create("default", "gc-user", ref, null, AgentFixture.args("true"), null, null);
+        String mountPoints = fx.agent.metadata().snapshot("default/gc-user").orElseThrow().parent();
+        assertEquals(victim.chainId(), fx.agent.metadata().snapshot(mountPoints).orElseThrow().parent(), "the container's snapshot stands on its image's mount points");
 
         fx.agent.images().delete("default", ref);
         var first = fx.agent.gc().collect();
@@ -275,9 +314,10 @@ class PullAndRunTest {
         fx.agent.containers().delete("default", "gc-user");
         var result = fx.agent.gc().collect();
         assertFalse(fx.agent.snapshots().exists(victim.chainId()), "the unreferenced chain is removed");
+        assertFalse(fx.agent.snapshots().exists(mountPoints), "and the mount points above it");
         assertTrue(fx.agent.snapshots().exists(base.chainId()), "the base chain, shared with a live image, stays");
         assertTrue(fx.agent.content().has(Digest.parse(base.manifestDigest())), "a live image's manifest stays");
-        assertEquals(1, result.snapshotsRemoved(), "second collection: " + result);
+        assertEquals(2, result.snapshotsRemoved(), "second collection (the image's own layer and its mount points): " + result);
         assertTrue(manifest.length > 0);
     }
 }

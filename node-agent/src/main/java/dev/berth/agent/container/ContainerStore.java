@@ -68,7 +68,8 @@ public final class ContainerStore {
         ImageRecord image = images.get(ns, imageName).orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND,
                 "image " + imageName + " is not on this node (namespace " + ns + "); pull it first"));
         String spec = specJson;
-        if (spec == null || spec.isBlank()) {
+        boolean ours = spec == null || spec.isBlank();
+        if (ours) {
             try {
                 spec = new String(Json.write(SpecBuilder.build(ns, id, images.config(image), request == null ? emptyRequest() : request)));
             } catch (IllegalArgumentException e) {
@@ -85,8 +86,11 @@ public final class ContainerStore {
         try (AutoCloseable lease = leases.acquire()) {
             cleanups.await(ns, id); // a deleted container of the same name may still be removing its snapshot and logs
             tasks.removeLogs(ns, id); // and a crash may have left its logs behind
+            // a spec Berth built mounts /proc, /etc/hosts and the like: where the image lacks them they come from a layer
+            // shared by its containers; a client's own spec gets the image as it is
+            String parent = ours ? snapshots.mountPoints(image.chainId(), SpecBuilder.ROOTFS_MOUNT_POINTS) : image.chainId();
             // the row, its event and the snapshot's row in one commit; a failure anywhere takes all three back
-            if (!createRows(c, image)) {
+            if (!createRows(c, image, parent)) {
                 throw new TaskException(TaskException.Kind.ALREADY_EXISTS, "container name '" + id + "' is already in use in namespace " + ns + "; remove that container or choose another name");
             }
             return c;
@@ -100,11 +104,11 @@ public final class ContainerStore {
     }
 
     /** The container's row, its writable snapshot and its created event, in one transaction; false if the name is taken. */
-    private boolean createRows(ContainerRecord c, ImageRecord image) throws IOException {
+    private boolean createRows(ContainerRecord c, ImageRecord image, String parentChainId) throws IOException {
         try {
             return meta.inTransaction(() -> {
                 if (!meta.addContainer(c)) return false;
-                snapshots.prepare(c.snapshotKey(), image.chainId());
+                snapshots.prepare(c.snapshotKey(), parentChainId);
                 meta.event(c.namespace(), c.id(), new ContainerCreated(image.name(), image.digest(), java.util.Map.of()));
                 return true;
             });

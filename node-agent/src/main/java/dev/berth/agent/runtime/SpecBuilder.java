@@ -240,6 +240,19 @@ public final class SpecBuilder {
         return new String[] {m.group(1) == null ? "" : m.group(1), m.group(2), m.group(3), m.group(4) == null ? "tcp" : m.group(4)};
     }
 
+    /**
+     * Where a spec Berth builds mounts over the root filesystem itself (the mounts under /dev and /sys land in the
+     * tmpfs and sysfs mounted there): the image's snapshot gets these from a shared layer when it lacks them.
+     */
+    public static final List<dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint> ROOTFS_MOUNT_POINTS = List.of(
+            new dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint("/proc", true),
+            new dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint("/dev", true),
+            new dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint("/sys", true),
+            new dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint("/run", true),
+            new dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint("/etc/hosts", false),
+            new dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint("/etc/hostname", false),
+            new dev.berth.agent.snapshot.OverlaySnapshotter.MountPoint("/etc/resolv.conf", false));
+
     static List<Map<String, Object>> defaultMounts() {
         return List.of(
                 mount("/proc", "proc", "proc", List.of("nosuid", "noexec", "nodev")),

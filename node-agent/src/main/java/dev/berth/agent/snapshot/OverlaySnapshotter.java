@@ -21,6 +21,7 @@ public final class OverlaySnapshotter {
     public static final String COMMITTED = "committed";
     public static final String ACTIVE = "active";
     private static final String EXTRACTING = "extract-";
+    private static final String MOUNT_DIR = "mnt";
 
     private final Path root;
     private final MetadataStore meta;
@@ -29,9 +30,19 @@ public final class OverlaySnapshotter {
         this.root = root;
         this.meta = meta;
         Files.createDirectories(root);
-        // An unpack cut short by a crash leaves an extract snapshot: it was never committed, so it goes.
+        // An unpack cut short by a crash leaves an extract snapshot: it was never committed, so it goes (a mount-point
+        // layer's overlay first, if the crash left it mounted).
         for (SnapshotRecord s : meta.snapshots()) {
-            if (s.key().startsWith(EXTRACTING)) remove(s.key());
+            if (!s.key().startsWith(EXTRACTING)) continue;
+            Path mnt = dir(s.id()).resolve(MOUNT_DIR);
+            if (Files.isDirectory(mnt)) {
+                try {
+                    Syscalls.unmount(mnt.toString());
+                } catch (IOException notMounted) {
+                    // nothing was left mounted there
+                }
+            }
+            remove(s.key());
         }
     }
 
@@ -72,6 +83,67 @@ public final class OverlaySnapshotter {
         Files.createDirectories(dir.resolve("fs"));
         Files.createDirectories(dir.resolve("work"));
         return dir;
+    }
+
+    /** A path a container's spec mounts over its root filesystem, which must exist there as a file or a directory. */
+    public record MountPoint(String path, boolean directory) {}
+
+    /**
+     * The committed snapshot over {@code chainId} that holds, as empty files and directories, the {@code points} the
+     * image lacks; made once per image and shared by its containers (docker's init layer, but one per image). Without
+     * it runc creates them in each container's writable layer at every start: five new inodes and a copy-up of /etc
+     * per container, and files in its diff that the container never wrote. The directories they are created in keep
+     * the image's times; a point under a symlink or a file is left to runc, which resolves it inside the root.
+     */
+    public String mountPoints(String chainId, List<MountPoint> points) throws IOException {
+        String key = "mountpoints-" + Integer.toHexString(points.hashCode()) + ":" + chainId;
+        if (exists(key)) return key;
+        synchronized (this) {
+            if (exists(key)) return key;
+            Extraction x = startExtraction(chainId);
+            Path dir = x.upper().getParent();
+            Path mnt = Files.createDirectory(dir.resolve(MOUNT_DIR));
+            StringBuilder lower = new StringBuilder();
+            for (Path p : x.lowersTopFirst()) lower.append(lower.length() == 0 ? "" : ":").append(p);
+            try {
+                Syscalls.mountOverlay(mnt.toString(), "lowerdir=" + lower + ",upperdir=" + x.upper() + ",workdir=" + dir.resolve("work"));
+                try {
+                    for (MountPoint p : points) placeholder(mnt, p);
+                } finally {
+                    Syscalls.unmount(mnt.toString());
+                }
+                Files.delete(mnt);
+                commitExtraction(x, key);
+            } catch (IOException | RuntimeException e) {
+                remove(x.key());
+                throw new IOException("could not prepare the mount points of image layer " + chainId + ": " + e.getMessage(), e);
+            }
+            return key;
+        }
+    }
+
+    /** Creates one mount point through the overlay at {@code root}, unless it exists; never follows a symlink. */
+    private static void placeholder(Path root, MountPoint p) throws IOException {
+        java.nio.file.LinkOption nofollow = java.nio.file.LinkOption.NOFOLLOW_LINKS;
+        Path rel = Path.of(p.path().substring(1));
+        Path cur = root;
+        int i = 0;
+        for (; i < rel.getNameCount() - 1; i++) { // the deepest existing parent, a real directory all the way down
+            Path next = cur.resolve(rel.getName(i));
+            if (!Files.exists(next, nofollow)) break;
+            if (!Files.isDirectory(next, nofollow)) return; // a symlink or a file: runc resolves it inside the root
+            cur = next;
+        }
+        Path target = root.resolve(rel);
+        if (Files.exists(target, nofollow)) return;
+        var times = Files.getFileAttributeView(cur, java.nio.file.attribute.BasicFileAttributeView.class, nofollow);
+        var before = times.readAttributes();
+        java.nio.file.attribute.FileAttribute<?> dirMode = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (Path d = cur; i < rel.getNameCount() - 1; i++) d = Files.createDirectory(d.resolve(rel.getName(i)), dirMode);
+        if (p.directory()) Files.createDirectory(target, dirMode);
+        else Files.createFile(target, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")));
+        times.setTimes(before.lastModifiedTime(), before.lastAccessTime(), null);
     }
 
     public String mountOptions(String key) throws IOException {
