@@ -434,9 +434,12 @@ public final class TaskManager implements AutoCloseable {
         Optional<ContainerRecord> c = meta.container(ns, id);
         Optional<TaskRecord> t = meta.task(ns, id);
         if (c.isEmpty() || t.isEmpty() || !t.get().status().equals(STOPPED)) return;
+        String spec = c.get().spec();
+        // no policy (its name appears nowhere, and no unicode escape could spell it): no need to parse the spec on every exit
+        if (!spec.contains(SpecBuilder.RESTART_ANNOTATION) && !spec.contains("\\u")) return;
         RestartPolicy policy;
         try {
-            policy = RestartPolicy.parse(annotation(Json.MAPPER.readValue(c.get().spec(), new TypeReference<Map<String, Object>>() { }), SpecBuilder.RESTART_ANNOTATION));
+            policy = RestartPolicy.parse(annotation(Json.MAPPER.readValue(spec, new TypeReference<Map<String, Object>>() { }), SpecBuilder.RESTART_ANNOTATION));
         } catch (IOException | IllegalArgumentException e) {
             return;
         }
