@@ -12,7 +12,7 @@ berth run --rm "$image" sh -c 'exit 3'; check "run exits with the container's co
 out=$(berth run --rm "$image" sh -c 'echo to-stderr >&2' 2>&1 >/dev/null); check "stderr goes to stderr" "to-stderr" "$out"
 out=$(berth run -d --name web "$image" sh -c 'echo started; exec sleep 300'); check "run -d prints the name" "web" "$out"
 out=$(berth ps); contains "ps lists the running container" "running (pid" "$out"
-sleep 0.5; out=$(berth logs web); check "logs" "started" "$out"
+for _ in $(seq 1 50); do out=$(berth logs web); [[ $out == started ]] && break; sleep 0.1; done; check "logs" "started" "$out"
 out=$(berth run -d --name web "$image" true 2>&1); rc=$?
 check "name in use exits 125, as docker does" "125" "$rc"; contains "name in use says so" "already in use" "$out"
 out=$(berth rm web 2>&1); contains "rm of a running container is refused" "is running" "$out"
