@@ -100,6 +100,17 @@ public final class ImageBuilder {
             writers.add(out -> {
                 long[] budget = {maxBytes};
                 try (Stream<Path> walk = Files.walk(root)) {
+                    // the prefix's own directories first, as the layers docker and BuildKit write carry every parent
+                    StringBuilder dir = new StringBuilder();
+                    for (String part : prefix.split("/")) {
+                        if (part.isEmpty()) continue;
+                        dir.append(part).append('/');
+                        TarArchiveEntry d = new TarArchiveEntry(dir.toString(), TarConstants.LF_DIR);
+                        d.setMode(0755);
+                        d.setModTime(0);
+                        out.putArchiveEntry(d);
+                        out.closeArchiveEntry();
+                    }
                     walk.sorted().forEach(p -> {
                         try {
                             if (budget[0] <= 0) return;

@@ -49,6 +49,8 @@ public final class ImageStore {
     private final ConcurrentHashMap<Digest, Download> inFlight = new ConcurrentHashMap<>();
     private final ExecutorService downloads;
     private final ExecutorService inflaters = Executors.newCachedThreadPool(daemon("layer-inflate"));
+    /** Unbounded: a layer's unpack may wait for those below it, which must never wait for a thread in turn. */
+    private final ExecutorService unpackers = Executors.newCachedThreadPool(daemon("layer-unpack"));
     private final long maxLayerBytes;
     private final Leases leases;
 
@@ -150,12 +152,34 @@ public final class ImageStore {
                 sources.add(download(ref, layer, listener));
             }
         }
-        long unpacked = 0;
-        parent = null;
+        // every layer unpacks at once, each into its own snapshot: a layer waits for those below only where an entry
+        // needs them (a parent directory its tar lacks) and to commit, so a chain is only ever committed whole
+        List<java.util.concurrent.CompletableFuture<Long>> unpacks = new java.util.ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
-            unpacked += unpackLayer(ref, layers.get(i), diffIds.get(i), parent, chainIds.get(i), sources.get(i), listener);
-            parent = chainIds.get(i);
+            int k = i;
+            List<java.util.concurrent.CompletableFuture<Long>> below = List.copyOf(unpacks);
+            unpacks.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return unpackLayer(ref, layers.get(k), diffIds.get(k), k == 0 ? null : chainIds.get(k - 1), chainIds.get(k),
+                            sources.get(k), listener, below);
+                } catch (IOException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, unpackers));
         }
+        long unpacked = 0;
+        Throwable failure = null;
+        for (var u : unpacks) { // all of them end before the pull does; the lowest layer's failure is the one told
+            try {
+                unpacked += u.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (failure == null) failure = e.getCause();
+            }
+        }
+        if (failure instanceof IOException io) throw io;
+        if (failure instanceof RuntimeException re) throw re;
+        if (failure != null) throw new IllegalStateException(failure);
+        parent = chainIds.get(chainIds.size() - 1);
         content.ingest(manifest.config(), configBytes);
         for (byte[] doc : extraDocuments) content.ingest(new Descriptor(target.mediaType(), Digest.sha256(doc), doc.length), doc);
         content.ingest(manifestDesc, manifestBytes);
@@ -349,7 +373,7 @@ public final class ImageStore {
 
     /** Unpacks one layer into the snapshot of its chain unless that exists; returns the bytes unpacked. */
     private long unpackLayer(Reference ref, Descriptor layer, Digest diffId, String parent, String chainId,
-                             Download source, PullListener listener) throws IOException {
+                             Download source, PullListener listener, List<java.util.concurrent.CompletableFuture<Long>> below) throws IOException {
         MediaTypes.Compression compression = MediaTypes.layerCompression(layer.mediaType());
         if (snapshots.exists(chainId)) {
             listener.layer(layer, PullListener.Phase.EXISTS, layer.size(), layer.size());
@@ -367,11 +391,15 @@ public final class ImageStore {
             try (InputStream blob = source != null ? source.follow() : content.open(layer.digest());
                  Pump pump = new Pump(decompress(new java.io.BufferedInputStream(blob, 1 << 16), compression), maxLayerBytes)) {
                 inflaters.execute(pump);
-                LayerApplier.apply(pump, x.upper(), x.lowersTopFirst());
+                LayerApplier.apply(pump, x.upper(), () -> {
+                    awaitBelow(below, layer);
+                    return snapshots.lowers(parent);
+                });
                 if (source != null) source.awaitVerified();
                 if (!pump.diffId().equals(diffId)) {
                     throw new OciException("layer " + layer.digest() + " of " + ref + " unpacks to diff id " + pump.diffId() + ", but the image config says " + diffId + ": corrupt image refused");
                 }
+                awaitBelow(below, layer); // a layer joins its chain once everything under it is there
                 snapshots.commitExtraction(x, chainId);
                 listener.layer(layer, PullListener.Phase.DONE, layer.size(), layer.size());
                 LOG.info(String.format("layer %s: %d bytes, unpacked %d bytes in %.2fs%s", layer.digest().shortHex(), layer.size(),
@@ -388,6 +416,17 @@ public final class ImageStore {
                     }
                 }
                 throw e;
+            }
+        }
+    }
+
+    /** Waits for the unpacks of the layers below; when one failed, this layer cannot stand on it. */
+    private static void awaitBelow(List<java.util.concurrent.CompletableFuture<Long>> below, Descriptor layer) throws IOException {
+        for (var b : below) {
+            try {
+                b.join();
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                throw new IOException("layer " + layer.digest() + " not unpacked: a layer below it failed", e.getCause() != null ? e.getCause() : e);
             }
         }
     }

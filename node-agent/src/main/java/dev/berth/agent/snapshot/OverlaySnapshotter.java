@@ -46,17 +46,21 @@ public final class OverlaySnapshotter {
         }
     }
 
-    /** A snapshot being unpacked: the directory to write a layer into and the layers below it, top-most first. */
-    public record Extraction(String key, Path upper, List<Path> lowersTopFirst) {}
+    /** A snapshot being unpacked: the directory to write a layer into (the layers below it: {@link #lowers}). */
+    public record Extraction(String key, Path upper) {}
 
     public boolean exists(String key) {
         return meta.snapshot(key).isPresent();
     }
 
+    /**
+     * A new snapshot to unpack a layer into, above {@code parentChainId}; that chain may still be being unpacked
+     * itself (its layers are asked for with {@link #lowers} once it is committed).
+     */
     public Extraction startExtraction(String parentChainId) throws IOException {
         String key = EXTRACTING + UUID.randomUUID();
         Path dir = allocate(key, parentChainId);
-        return new Extraction(key, dir.resolve("fs"), lowers(parentChainId));
+        return new Extraction(key, dir.resolve("fs"));
     }
 
     public void commitExtraction(Extraction x, String chainId) throws IOException {
@@ -104,7 +108,7 @@ public final class OverlaySnapshotter {
             Path dir = x.upper().getParent();
             Path mnt = Files.createDirectory(dir.resolve(MOUNT_DIR));
             StringBuilder lower = new StringBuilder();
-            for (Path p : x.lowersTopFirst()) lower.append(lower.length() == 0 ? "" : ":").append(p);
+            for (Path p : lowers(chainId)) lower.append(lower.length() == 0 ? "" : ":").append(p);
             try {
                 Syscalls.mountOverlay(mnt.toString(), "lowerdir=" + lower + ",upperdir=" + x.upper() + ",workdir=" + dir.resolve("work"));
                 try {

@@ -57,16 +57,42 @@ public final class LayerApplier {
     /** Paths this layer has written so far: a whiteout may not take one back (containerd refuses that too). */
     private final java.util.Set<String> written = new java.util.HashSet<>();
 
-    private LayerApplier(Path upper, List<Path> lowersTopFirst) {
+    /**
+     * The layers below, top-most first, asked for only when an entry needs what they hold: a parent directory
+     * that the layer's own tar does not carry (its attributes come from below). A layer can thus be applied while
+     * the layers under it are still being unpacked, until it needs them.
+     */
+    public interface Lowers {
+        List<Path> get() throws IOException;
+    }
+
+    private final Lowers lowers;
+    private boolean lowersKnown;
+
+    private LayerApplier(Path upper, Lowers lowers) {
         this.upper = upper;
+        this.lowers = lowers;
         this.layers = new ArrayList<>();
         layers.add(upper);
-        layers.addAll(lowersTopFirst);
     }
 
     /** Applies {@code tar} into {@code upper}; {@code lowersTopFirst} are the committed layers below it. */
     public static void apply(InputStream tar, Path upper, List<Path> lowersTopFirst) throws IOException {
-        new LayerApplier(upper, lowersTopFirst).run(tar);
+        apply(tar, upper, () -> lowersTopFirst);
+    }
+
+    /** Applies {@code tar} into {@code upper} over the layers {@code lowers} gives when first asked. */
+    public static void apply(InputStream tar, Path upper, Lowers lowers) throws IOException {
+        new LayerApplier(upper, lowers).run(tar);
+    }
+
+    /** The upper, then the lowers top-most first (waiting for them, the first time). */
+    private List<Path> layers() throws IOException {
+        if (!lowersKnown) {
+            layers.addAll(lowers.get());
+            lowersKnown = true;
+        }
+        return layers;
     }
 
     private void run(InputStream raw) throws IOException {
@@ -299,7 +325,8 @@ public final class LayerApplier {
      * The top-most layer's file at {@code rel} as the overlay would show it, or null when none shows:
      * an overlay whiteout hides it, and an opaque directory above hides the layers below.
      */
-    private Path lookup(List<String> rel) {
+    private Path lookup(List<String> rel) throws IOException {
+        List<Path> layers = layers();
         int visible = layers.size();
         for (int depth = 1; depth <= rel.size(); depth++) {
             String sub = String.join("/", rel.subList(0, depth));
@@ -371,7 +398,7 @@ public final class LayerApplier {
         BasicFileAttributes a = lstat(hit);
         if (a.isDirectory()) return hit;
         if (!a.isSymbolicLink()) return null;
-        for (Path layer : layers) {
+        for (Path layer : layers()) {
             if (layer != upper && hit.startsWith(layer)) {
                 Path resolved = resolveWithin(layer, rel);
                 return resolved != null && Files.isDirectory(resolved, LinkOption.NOFOLLOW_LINKS) ? resolved : null;
