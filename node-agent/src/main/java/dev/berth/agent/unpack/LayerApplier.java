@@ -56,6 +56,14 @@ public final class LayerApplier {
     private final java.util.Map<String, Path> resolvedParents = new java.util.HashMap<>();
     /** Paths this layer has written so far: a whiteout may not take one back (containerd refuses that too). */
     private final java.util.Set<String> written = new java.util.HashSet<>();
+    /**
+     * Directories this unpack created (the upper starts empty, so at first every one), and every path it created
+     * in the upper: a name in a fresh directory that this unpack has not made cannot exist, and needs no lstat.
+     */
+    private final java.util.Set<Path> fresh = new java.util.HashSet<>();
+    private final java.util.Set<Path> made = new java.util.HashSet<>();
+    /** One buffer for every file's content: few, large writes. */
+    private final java.nio.ByteBuffer copyBuffer = java.nio.ByteBuffer.allocateDirect(1 << 18);
 
     /**
      * The layers below, top-most first, asked for only when an entry needs what they hold: a parent directory
@@ -96,6 +104,9 @@ public final class LayerApplier {
     }
 
     private void run(InputStream raw) throws IOException {
+        try (var entries = Files.newDirectoryStream(upper)) {
+            if (!entries.iterator().hasNext()) fresh.add(upper); // a new snapshot's: empty
+        }
         RawPaxTarStream tar = new RawPaxTarStream(raw);
         for (TarArchiveEntry e; (e = tar.next()) != null; ) {
             applyEntry(e, tar, tar.rawXattrs(e));
@@ -153,19 +164,25 @@ public final class LayerApplier {
             resolvedParents.clear();
             removeAll(target);
             Syscalls.mknod(target.toString(), Syscalls.S_IFCHR, 0, 0);
+            made.add(target);
             return;
         }
 
         written.add(parentKey.isEmpty() ? base : parentKey + "/" + base);
         Path target = parentPath.resolve(base);
-        BasicFileAttributes existing = lstat(target);
+        BasicFileAttributes existing = fresh.contains(parentPath) && !made.contains(target) ? null : lstat(target);
+        made.add(target);
         if (existing != null && !(existing.isDirectory() && e.isDirectory())) {
             if (existing.isDirectory() || existing.isSymbolicLink()) resolvedParents.clear();
             removeAll(target);
         }
 
+        boolean regular = false;
         if (e.isDirectory()) {
-            if (existing == null || !existing.isDirectory()) Files.createDirectory(target);
+            if (existing == null || !existing.isDirectory()) {
+                Files.createDirectory(target);
+                fresh.add(target);
+            }
         } else if (e.isSymbolicLink()) {
             resolvedParents.clear();
             Syscalls.symlink(e.getLinkName(), target.toString());
@@ -179,8 +196,10 @@ public final class LayerApplier {
         } else if (e.isFIFO()) {
             Syscalls.mknod(target.toString(), Syscalls.S_IFIFO | (e.getMode() & 07777), 0, 0);
         } else if (e.isFile()) {
-            try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-                data.transferTo(out);
+            regular = true;
+            try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(target, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+                copy(data, out);
             }
         } else {
             return; // other entry types (e.g. global PAX headers) carry no file
@@ -189,7 +208,7 @@ public final class LayerApplier {
         String p = target.toString();
         Syscalls.lchown(p, (int) e.getLongUserId(), (int) e.getLongGroupId());
         if (!e.isSymbolicLink()) Syscalls.chmod(p, e.getMode());
-        boolean regularOrDir = e.isDirectory() || Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS);
+        boolean regularOrDir = e.isDirectory() || regular;
         for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
             String name = x.getKey();
             // As containerd: trusted.* from a layer is refused and skipped (trusted.overlay.* would change what the
@@ -204,6 +223,24 @@ public final class LayerApplier {
         } else {
             Syscalls.lutimes(p, mtime.getEpochSecond(), mtime.getNano());
         }
+    }
+
+    /** Copies an entry's content into a new file in writes of up to 256 KiB. */
+    private void copy(InputStream data, java.nio.channels.FileChannel out) throws IOException {
+        byte[] chunk = new byte[1 << 16];
+        for (;;) {
+            int n = data.read(chunk);
+            if (n > 0 && copyBuffer.remaining() < n) flush(out);
+            if (n < 0) break;
+            copyBuffer.put(chunk, 0, n);
+        }
+        flush(out);
+    }
+
+    private void flush(java.nio.channels.FileChannel out) throws IOException {
+        copyBuffer.flip();
+        while (copyBuffer.hasRemaining()) out.write(copyBuffer);
+        copyBuffer.clear();
     }
 
     /** The entry's mtime as containerd sets it: to the nanosecond, and 1970 when before it or beyond what Go's time holds. */
@@ -372,6 +409,8 @@ public final class LayerApplier {
             }
             Path below = directoryBelow(rel.subList(0, i + 1));
             Files.createDirectory(p);
+            fresh.add(p);
+            made.add(p);
             if (below != null && !below.startsWith(upper) && Files.isDirectory(below, LinkOption.NOFOLLOW_LINKS)) {
                 // as containerd: owner, mode, times and (but trusted.*) xattrs of the directory it stands for
                 Map<String, Object> attrs = Files.readAttributes(below, "unix:mode,uid,gid,lastModifiedTime,lastAccessTime", LinkOption.NOFOLLOW_LINKS);
