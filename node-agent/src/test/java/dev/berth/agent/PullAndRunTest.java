@@ -168,6 +168,53 @@ class PullAndRunTest {
     }
 
     @Test
+    void layersUnpackAtOnceYetStandOnTheirLowers() throws Exception {
+        Path work = Files.createTempDirectory("berth-parallel");
+        String ref = registry.address() + "/test/parallel:latest";
+        String unique = Long.toString(System.nanoTime());
+        ImageRecord img = pushAndPull(ref, work, new ImageBuilder()
+                .layer(l -> l.dir("shared", 0700).file("shared/base", 0644, unique))
+                // no entry for "shared/": its attributes must come from the layer below, once that is unpacked
+                .layer(l -> l.file("shared/middle", 0644, unique))
+                .layer(l -> l.dir("top", 0755).file("top/file", 0644, unique)));
+        List<Path> lowers = fx.agent.snapshots().lowers(img.chainId());
+        assertEquals(3, lowers.size());
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(lowers.get(1).resolve("shared"), java.nio.file.LinkOption.NOFOLLOW_LINKS)));
+        assertEquals(unique, Files.readString(lowers.get(1).resolve("shared/middle")));
+        assertEquals(unique, Files.readString(lowers.get(0).resolve("top/file")));
+        fx.agent.images().delete("default", ref);
+    }
+
+    @Test
+    void aCorruptLowerLayerFailsThePullAndLeavesNoLayerAboveIt() throws Exception {
+        Path work = Files.createTempDirectory("berth-corrupt-lower");
+        String ref = registry.address() + "/test/corrupt-lower:latest";
+        String unique = Long.toString(System.nanoTime());
+        ImageBuilder.Pushed pushed = new ImageBuilder()
+                .layer(l -> l.file("bottom", 0644, unique + " ".repeat(4096)))
+                .layer(l -> l.file("middle/x", 0644, unique))
+                .layer(l -> l.file("top", 0644, unique))
+                .push(new RegistryClient(), Reference.parse(ref), work);
+        Digest bottom = pushed.layerDigests().get(0);
+        Path blob = registry.blobData(bottom.hex());
+        byte[] bytes = Files.readAllBytes(blob);
+        bytes[bytes.length / 2] ^= 0x5a;
+        Files.write(blob, bytes);
+        int snapshotsBefore = fx.agent.snapshots().list().size();
+
+        OciException e = assertThrows(OciException.class, () -> fx.agent.images().pull("default", ref));
+        assertTrue(e.getMessage().contains("does not match its digest") && e.getMessage().contains(bottom.toString()), e.getMessage());
+        assertEquals(snapshotsBefore, fx.agent.snapshots().list().size(), "no snapshot of any layer left behind");
+        assertTrue(fx.agent.images().get("default", ref).isEmpty());
+    }
+
+    private static ImageRecord pushAndPull(String ref, Path work, ImageBuilder b) throws Exception {
+        b.push(new RegistryClient(), Reference.parse(ref), work);
+        return fx.agent.images().pull("default", ref);
+    }
+
+    @Test
     void tasksSurviveTheAgentAndExitsDuringDowntimeAreReported() throws Exception {
         var c = fx.agent.containers().create("default", "survivor", busybox, null, AgentFixture.args("sh", "-c", "sleep 1; exit 7"), null, null);
         fx.agent.tasks().create(c);
