@@ -301,7 +301,7 @@ public final class TaskManager implements AutoCloseable {
                 Path dir = taskDir(t.namespace(), t.containerId());
                 if (shimAlive(dir) && readExitFile(dir).isEmpty()) { // a restart's new shim, launched but never recorded
                     LOG.warning("discarding the unrecorded restart of " + t.namespace() + "/" + t.containerId() + "; it is restarted again");
-                    discardOrphan(t.namespace(), t.containerId(), meta.container(t.namespace(), t.containerId()).map(runtimes::forContainer).orElse(runtimes.defaultRuntime()));
+                    discardOrphan(t.namespace(), t.containerId(), runtimeOf(t.namespace(), t.containerId()));
                 }
                 maybeRestart(t.namespace(), t.containerId()); // its restart was due when the agent went down
                 continue;
@@ -322,8 +322,7 @@ public final class TaskManager implements AutoCloseable {
                         String id = dir.getFileName().toString();
                         if (meta.task(ns, id).isEmpty()) {
                             LOG.warning("discarding task " + ns + "/" + id + ": its shim was launched but never recorded");
-                            Optional<ContainerRecord> c = meta.container(ns, id);
-                            discardOrphan(ns, id, c.isPresent() ? runtimes.forContainer(c.get()) : runtimes.defaultRuntime());
+                            discardOrphan(ns, id, runtimeOf(ns, id));
                         }
                     }
                 }
@@ -799,8 +798,12 @@ public final class TaskManager implements AutoCloseable {
 
     /** The runtime's record of a stopped task, its rootfs mount and its directory (logs stay). */
     private void removeRuntimeState(String ns, String id) throws IOException {
-        Optional<ContainerRecord> c = meta.container(ns, id);
-        removeRuntimeState(ns, id, c.isPresent() ? runtimes.forContainer(c.get()) : runtimes.defaultRuntime());
+        removeRuntimeState(ns, id, runtimeOf(ns, id));
+    }
+
+    /** The runtime a container runs with, or the default one when its record is gone. */
+    private Runc runtimeOf(String ns, String id) {
+        return meta.container(ns, id).map(runtimes::forContainer).orElse(runtimes.defaultRuntime());
     }
 
     private void removeRuntimeState(String ns, String id, Runc runc) throws IOException {

@@ -107,10 +107,8 @@ public final class OverlaySnapshotter {
             Extraction x = startExtraction(chainId);
             Path dir = x.upper().getParent();
             Path mnt = Files.createDirectory(dir.resolve(MOUNT_DIR));
-            StringBuilder lower = new StringBuilder();
-            for (Path p : lowers(chainId)) lower.append(lower.length() == 0 ? "" : ":").append(p);
             try {
-                Syscalls.mountOverlay(mnt.toString(), "lowerdir=" + lower + ",upperdir=" + x.upper() + ",workdir=" + dir.resolve("work"));
+                Syscalls.mountOverlay(mnt.toString(), overlayOptions(chainId, dir));
                 try {
                     for (MountPoint p : points) placeholder(mnt, p);
                 } finally {
@@ -152,9 +150,13 @@ public final class OverlaySnapshotter {
 
     public String mountOptions(String key) throws IOException {
         SnapshotRecord r = meta.snapshot(key).orElseThrow(() -> new IOException("snapshot " + key + " does not exist"));
+        return overlayOptions(r.parent(), dir(r.id()));
+    }
+
+    /** Overlay options for the snapshot directory {@code dir} (its fs and work) over the chain {@code parentChainId}. */
+    private String overlayOptions(String parentChainId, Path dir) {
         StringBuilder lower = new StringBuilder();
-        for (Path p : lowers(r.parent())) lower.append(lower.length() == 0 ? "" : ":").append(p);
-        Path dir = dir(r.id());
+        for (Path p : lowers(parentChainId)) lower.append(lower.length() == 0 ? "" : ":").append(p);
         return "lowerdir=" + lower + ",upperdir=" + dir.resolve("fs") + ",workdir=" + dir.resolve("work");
     }
 

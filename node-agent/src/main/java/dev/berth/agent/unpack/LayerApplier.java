@@ -62,7 +62,8 @@ public final class LayerApplier {
      */
     private final java.util.Set<Path> fresh = new java.util.HashSet<>();
     private final java.util.Set<Path> made = new java.util.HashSet<>();
-    /** One buffer for every file's content: few, large writes. */
+    /** Buffers for every file's content, allocated once per layer: reads from the tar, few large writes. */
+    private final byte[] copyChunk = new byte[1 << 16];
     private final java.nio.ByteBuffer copyBuffer = java.nio.ByteBuffer.allocateDirect(1 << 18);
 
     /**
@@ -227,12 +228,11 @@ public final class LayerApplier {
 
     /** Copies an entry's content into a new file in writes of up to 256 KiB. */
     private void copy(InputStream data, java.nio.channels.FileChannel out) throws IOException {
-        byte[] chunk = new byte[1 << 16];
         for (;;) {
-            int n = data.read(chunk);
+            int n = data.read(copyChunk);
             if (n > 0 && copyBuffer.remaining() < n) flush(out);
             if (n < 0) break;
-            copyBuffer.put(chunk, 0, n);
+            copyBuffer.put(copyChunk, 0, n);
         }
         flush(out);
     }
