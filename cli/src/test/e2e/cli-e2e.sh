@@ -32,6 +32,7 @@ check "run of a missing binary exits 125" "125" "$rc"; contains "and says why" "
 out=$(berth ps -a | wc -l); check "a failed run leaves no container" "1" "$out"
 out=$(berth -n other images ls | wc -l); check "namespaces isolate images" "1" "$out"
 out=$(berth run --rm -e GREETING=hi -w /tmp -u nobody "$image" sh -c 'echo $GREETING $(pwd) $(id -u)'); check "env, workdir, user" "hi /tmp 65534" "$out"
+out=$(berth run --rm -e GREETING=hi "$image" env | cut -d= -f1 | sort | tr '\n' ' '); check "the container's environment is the image's and the request's only" "GREETING HOME PATH " "$out"
 out=$(stat -c %a "$work/agent.sock"); check "socket mode" "600" "$out"
 
 # image management

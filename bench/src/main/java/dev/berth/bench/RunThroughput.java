@@ -12,10 +12,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * N containers of {@code true} run at once, each as {@code ctr run --rm} would (create, start, wait, delete);
- * prints the wall time in seconds of each timed batch. Given the agent's pid, also prints "cpu MS": the agent's CPU time
- * (user + system) per container over the timed batches, read from /proc.
- * Usage: RunThroughput SOCKET IMAGE N [ROUNDS [WARMUP_BATCHES [AGENT_PID]]]
+ * N containers of {@code true} run at once, each as {@code ctr run --rm} would (create, start, wait, delete).
+ * Usage: RunThroughput SOCKET IMAGE N WARMUP_BATCHES AGENT_PID
+ * After the untimed warm-up batches it prints "ready", then reads commands from stdin, one per line, so that the
+ * caller can interleave its batches with another runtime's: "batch" runs one timed batch and prints its wall time in
+ * seconds; "cpu" prints "cpu AGENT_MS CLIENT_MS", the agent's and this client's CPU time (user + system) per container
+ * over the timed batches so far, read from /proc. Ends at end of input.
  */
 public final class RunThroughput {
 
@@ -23,6 +25,8 @@ public final class RunThroughput {
         String socket = args[0];
         String image = args[1];
         int n = Integer.parseInt(args[2]);
+        int warmups = Integer.parseInt(args[3]);
+        long agent = Long.parseLong(args[4]);
         BenchClient client = new BenchClient(socket);
         ContainersGrpc.ContainersBlockingStub containers = ContainersGrpc.newBlockingStub(client.channel);
         TasksGrpc.TasksBlockingStub tasks = TasksGrpc.newBlockingStub(client.channel);
@@ -30,20 +34,33 @@ public final class RunThroughput {
                 .setValue(ByteString.copyFrom("{\"args\":[\"true\"]}", StandardCharsets.UTF_8)).build();
         ExecutorService pool = Executors.newFixedThreadPool(n);
         String prefix = "tp-" + ProcessHandle.current().pid() + "-";
-        int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 1;
-        int warmups = args.length > 4 ? Integer.parseInt(args[4]) : 1;
         // warm-up batches, not timed: a node agent (like this client) runs for days, so its steady state is what counts,
         // not the JIT compiling its first few hundred requests (containerd and ctr are compiled ahead of time)
         for (int w = 0; w < warmups; w++) batch(pool, containers, tasks, image, run, prefix + "w" + w + "-", n);
-        Long agent = args.length > 5 ? Long.valueOf(args[5]) : null;
-        long cpu0 = agent == null ? 0 : cpuTicks(agent);
-        for (int r = 0; r < rounds; r++) {
-            long t0 = System.nanoTime();
-            batch(pool, containers, tasks, image, run, prefix + r + "-", n);
-            System.out.printf("%.4f%n", (System.nanoTime() - t0) / 1e9);
-        }
-        if (agent != null && rounds > 0) {
-            System.out.printf("cpu %.1f%n", (cpuTicks(agent) - cpu0) * 1000.0 / CLOCK_TICKS / (n * rounds));
+        System.out.println("ready");
+        System.out.flush();
+        long self = ProcessHandle.current().pid();
+        long agentTicks = 0, selfTicks = 0; // over the timed batches only: the other runtime's batches run in between
+        int timed = 0;
+        java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
+        for (String line; (line = in.readLine()) != null; ) {
+            switch (line.trim()) {
+                case "batch" -> {
+                    long a0 = cpuTicks(agent), s0 = cpuTicks(self), t0 = System.nanoTime();
+                    batch(pool, containers, tasks, image, run, prefix + timed + "-", n);
+                    double secs = (System.nanoTime() - t0) / 1e9;
+                    agentTicks += cpuTicks(agent) - a0;
+                    selfTicks += cpuTicks(self) - s0;
+                    timed++;
+                    System.out.printf("%.4f%n", secs);
+                }
+                case "cpu" -> {
+                    double per = 1000.0 / CLOCK_TICKS / Math.max(1, n * timed);
+                    System.out.printf("cpu %.1f %.1f%n", agentTicks * per, selfTicks * per);
+                }
+                default -> throw new IllegalArgumentException("unknown command '" + line + "': use batch or cpu");
+            }
+            System.out.flush();
         }
         pool.shutdown();
         client.close();

@@ -82,6 +82,19 @@ public final class Runc {
         }
     }
 
+    /**
+     * A runtime process (runc itself, or the shim that runs it) with the environment it should get: the agent's, plus
+     * GOMAXPROCS=1 unless the operator set it. runc is a Go program started for one short call; with a P per CPU its
+     * scheduler starts threads that spin looking for work such a call does not have (runc init already limits itself
+     * to one). In bench/run-throughput the agent's containers cost less machine time this way (see the README). The
+     * container does not inherit it: runc builds the container's environment from the spec alone.
+     */
+    static ProcessBuilder process(List<String> cmd) {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putIfAbsent("GOMAXPROCS", "1");
+        return pb;
+    }
+
     /** Runs one runtime command; a non-zero exit becomes an IOException carrying the runtime's own message. */
     String run(String ns, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(binary, "--root", root(ns).toString()));
@@ -89,7 +102,7 @@ public final class Runc {
         Files.createDirectories(rootBase);
         Path out = Files.createTempFile(rootBase, "call", ".out");
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
+            Process p = process(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             if (!waitFor(p, TIMEOUT_SECONDS)) {
                 p.destroyForcibly();

@@ -352,7 +352,7 @@ public final class TaskManager implements AutoCloseable {
         if (start) cmd.add("--start");
         // pipes: the launcher writes one short line (the pid, or the error) and exits once the shim has reported,
         // and the shim itself holds neither pipe (its stdio is /dev/null), so both are read to their end after the exit
-        Process p = new ProcessBuilder(cmd)
+        Process p = Runc.process(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .start();
         if (!Runc.waitFor(p, Runc.TIMEOUT_SECONDS)) {
