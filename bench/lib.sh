@@ -76,7 +76,8 @@ stop_containerd() {
 ctr() { command ctr --address "$ctrd_socket" --namespace bench "$@"; }
 
 bench_cleanup() {
-  for p in "$work"/*/agent.pid "$work"/*/containerd.pid "$work"/client.pid; do [[ -f "$p" ]] && kill "$(cat "$p")" 2>/dev/null; done
+  # a process may be gone already (the client ends at end of its input): a failed kill must not end the cleanup
+  for p in "$work"/*/agent.pid "$work"/*/containerd.pid "$work"/client.pid; do [[ -f "$p" ]] && { kill "$(cat "$p")" 2>/dev/null || true; }; done
   wait 2>/dev/null || true
   grep -F " $work/" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf --one-file-system "$work"
