@@ -12,9 +12,10 @@ flags=("$@")
 [[ "${BERTH_SEED_BIG:-1}" == 1 && " $* " != *" --big "* ]] && flags+=(--big)
 
 [[ -x /usr/bin/busybox ]] || { echo "seed-images: /usr/bin/busybox is missing: apt-get install busybox-static" >&2; exit 1; }
+# The test images and their builder are test fixtures (oci's test code): run them from oci's test classes.
 cp_file="$repo/oci/target/seed.classpath"
-if [[ ! -f "$repo/oci/target/classes/dev/berth/oci/seed/TestImages.class" || ! -f "$cp_file" ]]; then
+if [[ ! -f "$repo/oci/target/test-classes/dev/berth/oci/testing/TestImages.class" || ! -f "$cp_file" ]]; then
   (cd "$repo" && mvn -q -B -pl oci -am install -DskipTests)
-  (cd "$repo" && mvn -q -B -pl oci dependency:build-classpath -Dmdep.outputFile="$cp_file")
+  (cd "$repo" && mvn -q -B -pl oci dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file")
 fi
-java -cp "$repo/oci/target/classes:$(cat "$cp_file")" dev.berth.oci.seed.TestImages "$registry" "${flags[@]}"
+java -cp "$repo/oci/target/test-classes:$repo/oci/target/classes:$(cat "$cp_file")" dev.berth.oci.testing.TestImages "$registry" "${flags[@]}"

@@ -8,7 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.berth.oci.seed.LocalRegistry;
+import dev.berth.oci.testing.ImageBuilder;
+import dev.berth.oci.testing.LocalRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;

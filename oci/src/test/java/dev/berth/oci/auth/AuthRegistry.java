@@ -1,6 +1,6 @@
 package dev.berth.oci.auth;
 
-import dev.berth.oci.seed.LocalRegistry;
+import dev.berth.oci.testing.LocalRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Map;

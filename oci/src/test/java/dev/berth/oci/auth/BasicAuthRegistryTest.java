@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.berth.oci.ImageBuilder;
+import dev.berth.oci.testing.ImageBuilder;
 import dev.berth.oci.OciException;
 import dev.berth.oci.Platform;
 import dev.berth.oci.Reference;

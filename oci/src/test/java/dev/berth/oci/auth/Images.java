@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.berth.oci.Descriptor;
 import dev.berth.oci.Digest;
-import dev.berth.oci.ImageBuilder;
+import dev.berth.oci.testing.ImageBuilder;
 import dev.berth.oci.Platform;
 import dev.berth.oci.Reference;
 import dev.berth.oci.RegistryClient;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.oci.Descriptor;
 import dev.berth.oci.Digest;
-import dev.berth.oci.ImageBuilder;
+import dev.berth.oci.testing.ImageBuilder;
 import dev.berth.oci.MediaTypes;
 import dev.berth.oci.OciException;
 import dev.berth.oci.Platform;

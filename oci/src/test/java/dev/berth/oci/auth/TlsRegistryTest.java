@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.berth.oci.ImageBuilder;
+import dev.berth.oci.testing.ImageBuilder;
 import dev.berth.oci.OciException;
 import dev.berth.oci.Platform;
 import dev.berth.oci.Reference;
 import dev.berth.oci.RegistryClient;
-import dev.berth.oci.seed.LocalRegistry;
+import dev.berth.oci.testing.LocalRegistry;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.berth.oci.seed;
+package dev.berth.oci.testing;
 
 import java.io.IOException;
 import java.net.HttpURLConnection;

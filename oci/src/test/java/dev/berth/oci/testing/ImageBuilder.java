@@ -1,5 +1,12 @@
-package dev.berth.oci;
+package dev.berth.oci.testing;
 
+import dev.berth.oci.Descriptor;
+import dev.berth.oci.Digest;
+import dev.berth.oci.Json;
+import dev.berth.oci.MediaTypes;
+import dev.berth.oci.Platform;
+import dev.berth.oci.Reference;
+import dev.berth.oci.RegistryClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,6 +1,5 @@
-package dev.berth.oci.seed;
+package dev.berth.oci.testing;
 
-import dev.berth.oci.ImageBuilder;
 import dev.berth.oci.Reference;
 import dev.berth.oci.RegistryClient;
 import java.io.IOException;
