@@ -1,7 +1,5 @@
 package dev.berth.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.berth.api.services.containers.v1.Container;
 import dev.berth.api.services.containers.v1.DeleteContainerRequest;
 import dev.berth.api.services.containers.v1.GetContainerRequest;
@@ -17,77 +15,80 @@ import dev.berth.api.services.tasks.v1.StartRequest;
 import dev.berth.api.services.tasks.v1.WaitRequest;
 import dev.berth.api.types.task.Process;
 import dev.berth.api.types.task.Status;
-import io.grpc.Status.Code;
-import io.grpc.StatusRuntimeException;
+import dev.berth.cli.rpc.Code;
+import dev.berth.cli.rpc.ResponseStream;
+import dev.berth.cli.rpc.RpcException;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
+import org.apache.commons.cli.Options;
 
 /** Container verbs as docker users know them: ps, logs, start, stop, restart, wait, rm. */
 final class ContainerCommands {
     private ContainerCommands() {}
 
-    static Optional<Process> task(AgentClient c, String id) {
+    /** The container's task, or null when it has none. */
+    static Process task(AgentClient c, String id) {
         try {
-            return Optional.of(c.tasks.get(GetRequest.newBuilder().setContainerId(id).build()).getProcess());
-        } catch (StatusRuntimeException e) {
-            if (e.getStatus().getCode() == Code.NOT_FOUND) return Optional.empty();
+            return c.call(Rpcs.Tasks.GET, GetRequest.newBuilder().setContainerId(id).build()).getProcess();
+        } catch (RpcException e) {
+            if (e.code() == Code.NOT_FOUND) return null;
             throw e;
         }
     }
 
     /** Fails with the agent's own words when the container does not exist. */
     static Container container(AgentClient c, String id) {
-        return c.containers.get(GetContainerRequest.newBuilder().setId(id).build()).getContainer();
+        return c.call(Rpcs.Containers.GET, GetContainerRequest.newBuilder().setId(id).build()).getContainer();
     }
 
     /** Signals a task and waits for its exit up to {@code seconds}; then kills it. */
     static void stop(AgentClient c, String id, int seconds) {
-        Optional<Process> t = task(c, id);
-        if (t.isEmpty() || t.get().getStatus() == Status.STOPPED) {
+        Process t = task(c, id);
+        if (t == null || t.getStatus() == Status.STOPPED) {
             // nothing running now, but a restart may be due: the signal tells the agent the user stopped it
             try {
-                c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(15).build());
-            } catch (StatusRuntimeException e) {
-                if (e.getStatus().getCode() != Code.NOT_FOUND) throw e;
+                c.call(Rpcs.Tasks.KILL, KillRequest.newBuilder().setContainerId(id).setSignal(15).build());
+            } catch (RpcException e) {
+                if (e.code() != Code.NOT_FOUND) throw e;
             }
             return;
         }
-        c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(15).build());
+        c.call(Rpcs.Tasks.KILL, KillRequest.newBuilder().setContainerId(id).setSignal(15).build());
         try {
-            c.tasks.withDeadlineAfter(seconds, TimeUnit.SECONDS).wait(WaitRequest.newBuilder().setContainerId(id).build());
-        } catch (StatusRuntimeException e) {
-            if (e.getStatus().getCode() != Code.DEADLINE_EXCEEDED) throw e;
-            c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(9).setAll(true).build());
-            c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
+            c.call(Rpcs.Tasks.WAIT, WaitRequest.newBuilder().setContainerId(id).build(), Duration.ofSeconds(seconds));
+        } catch (RpcException e) {
+            if (e.code() != Code.DEADLINE_EXCEEDED) throw e;
+            c.call(Rpcs.Tasks.KILL, KillRequest.newBuilder().setContainerId(id).setSignal(9).setAll(true).build());
+            c.call(Rpcs.Tasks.WAIT, WaitRequest.newBuilder().setContainerId(id).build());
         }
     }
 
-    @Command(name = "ps", description = "List containers (running ones; -a for all).")
-    static final class Ps implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = {"-a", "--all"}, description = "Show all containers, not only running ones.")
-        boolean all;
+    static final class Ps extends Verb {
+        Ps() {
+            super("ps", "", "List containers (running ones; -a for all).");
+        }
 
         @Override
-        public Integer call() throws IOException {
-            try (AgentClient c = berth.connect()) {
+        void options(Options o) {
+            o.addOption(flag("a", "all", "Show all containers, not only running ones."));
+        }
+
+        @Override
+        int maxOperands() {
+            return 0;
+        }
+
+        @Override
+        int run(Args a) throws IOException {
+            boolean all = a.flag("all");
+            try (AgentClient c = a.connect()) {
                 Map<String, Process> tasks = new HashMap<>();
-                for (Process p : c.tasks.list(ListTasksRequest.getDefaultInstance()).getTasksList()) tasks.put(p.getContainerId(), p);
+                for (Process p : c.call(Rpcs.Tasks.LIST, ListTasksRequest.getDefaultInstance()).getTasksList()) tasks.put(p.getContainerId(), p);
                 Format.Table t = new Format.Table("CONTAINER", "IMAGE", "COMMAND", "CREATED", "STATUS", "ADDRESS");
-                ObjectMapper json = new ObjectMapper();
-                for (Container ct : c.containers.list(ListContainersRequest.getDefaultInstance()).getContainersList()) {
+                for (Container ct : c.call(Rpcs.Containers.LIST, ListContainersRequest.getDefaultInstance()).getContainersList()) {
                     Process p = tasks.get(ct.getId());
                     boolean running = p != null && (p.getStatus() == Status.RUNNING || p.getStatus() == Status.PAUSED);
                     if (!all && !running) continue;
@@ -97,14 +98,13 @@ final class ContainerCommands {
                                 + (p.getRestartCount() > 0 ? ", restarted " + p.getRestartCount() + "x" : "");
                         case CREATED -> "created";
                         case PAUSED -> "paused";
-                        default -> p.getStatus().toString().toLowerCase();
+                        default -> p.getStatus().name().toLowerCase();
                     };
                     String cmd = "";
-                    JsonNode spec = json.readTree(ct.getSpec().getValue().toByteArray());
-                    JsonNode args = spec.path("process").path("args");
-                    if (args.isArray()) {
+                    Object spec = Json.parse(ct.getSpec().getValue().toByteArray());
+                    if (Json.at(spec, "process", "args") instanceof List<?> args) {
                         StringBuilder b = new StringBuilder();
-                        for (Iterator<JsonNode> it = args.elements(); it.hasNext(); ) b.append(b.length() == 0 ? "" : " ").append(it.next().asText());
+                        for (Object arg : args) b.append(b.length() == 0 ? "" : " ").append(arg);
                         cmd = b.length() > 30 ? b.substring(0, 29) + "…" : b.toString();
                     }
                     t.row(ct.getId(), ct.getImage(), "\"" + cmd + "\"", Format.ago(ct.getCreatedAt().getSeconds()), status, address(p, spec));
@@ -116,9 +116,10 @@ final class ContainerCommands {
     }
 
     /** A bridge task's address and its published ports: "10.213.0.5 8080->80/tcp". */
-    static String address(Process p, JsonNode spec) {
+    static String address(Process p, Object spec) {
         StringBuilder b = new StringBuilder(p == null ? "" : p.getIpAddress());
-        String published = spec.path("annotations").path("dev.berth.publish").asText("");
+        Object annotation = Json.at(spec, "annotations", "dev.berth.publish");
+        String published = annotation instanceof String str ? str : "";
         for (String port : published.isEmpty() ? new String[0] : published.split(",")) {
             String[] f = port.split(":"); // hostIP:hostPort:containerPort/proto
             if (f.length == 3) b.append(b.length() == 0 ? "" : " ").append(f[0].isEmpty() ? "" : f[0] + ":").append(f[1]).append("->").append(f[2]);
@@ -126,45 +127,52 @@ final class ContainerCommands {
         return b.toString();
     }
 
-    @Command(name = "logs", description = "Print a container's output.")
-    static final class Logs implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = {"-f", "--follow"}, description = "Keep printing new output until the container exits.")
-        boolean follow;
-
-        @Option(names = "--tail-bytes", defaultValue = "0", description = "Only about the last N bytes (whole records; 0: all).")
-        long tailBytes;
-
-        @Option(names = "--tail", defaultValue = "all", description = "Only the last N lines (default all; 0: none, with -f only new output).")
-        String tail;
-
-        @Option(names = "--since", description = "Only output since a time: RFC 3339 (2026-11-28T07:00:00Z) or a duration ago (30s, 5m, 2h).")
-        String since;
-
-        @Option(names = {"-t", "--timestamps"}, description = "Prefix each line with the time it was written.")
-        boolean timestamps;
-
-        @Parameters(paramLabel = "CONTAINER")
-        String id;
+    static final class Logs extends Verb {
+        Logs() {
+            super("logs", "CONTAINER", "Print a container's output.");
+        }
 
         @Override
-        public Integer call() throws IOException {
-            try (AgentClient c = berth.connect()) {
+        void options(Options o) {
+            o.addOption(flag("f", "follow", "Keep printing new output until the container exits."));
+            o.addOption(value(null, "tail-bytes", "N", "Only about the last N bytes (whole records; 0: all)."));
+            o.addOption(value(null, "tail", "N", "Only the last N lines (default all; 0: none, with -f only new output)."));
+            o.addOption(value(null, "since", "TIME", "Only output since a time: RFC 3339 (2026-11-28T07:00:00Z) or a duration ago (30s, 5m, 2h)."));
+            o.addOption(flag("t", "timestamps", "Prefix each line with the time it was written."));
+        }
+
+        @Override
+        int minOperands() {
+            return 1;
+        }
+
+        @Override
+        int maxOperands() {
+            return 1;
+        }
+
+        @Override
+        int run(Args a) throws IOException {
+            boolean follow = a.flag("follow");
+            long tailBytes = a.longValue("tail-bytes") == null ? 0 : a.longValue("tail-bytes");
+            String tail = a.value("tail", "all");
+            String since = a.value("since");
+            boolean timestamps = a.flag("timestamps");
+            String id = a.operand(0);
+            try (AgentClient c = a.connect()) {
                 int tailLines = 0;
                 long sinceNanos = since == null ? 0 : sinceNanos(since);
                 if (!tail.equals("all")) {
                     try {
                         tailLines = Integer.parseInt(tail);
                     } catch (NumberFormatException e) {
-                        throw new CliException("--tail '" + tail + "' must be a number of lines or 'all'");
+                        throw new Args.UsageException("--tail '" + tail + "' must be a number of lines or 'all'");
                     }
-                    if (tailLines < 0) throw new CliException("--tail must not be negative");
+                    if (tailLines < 0) throw new Args.UsageException("--tail must not be negative");
                     // none of what is stored: only what comes from now on
                     if (tailLines == 0) sinceNanos = Math.max(sinceNanos, System.currentTimeMillis() * 1_000_000L);
                 }
-                Iterator<LogChunk> it = c.logs.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes)
+                ResponseStream<LogChunk> it = c.stream(Rpcs.Logs.READ, ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes)
                         .setTailLines(tailLines).setSinceUnixNanos(sinceNanos).build());
                 boolean lineStart = true;
                 while (it.hasNext()) {
@@ -175,61 +183,83 @@ final class ContainerCommands {
                                 .print(java.time.Instant.ofEpochSecond(n / 1_000_000_000L, n % 1_000_000_000L) + " ");
                     }
                     Format.write(chunk);
-                    lineStart = chunk.getData().endsWith(com.google.protobuf.ByteString.copyFromUtf8("\n"));
+                    int size = chunk.getData().size();
+                    lineStart = size > 0 && chunk.getData().byteAt(size - 1) == '\n';
                 }
                 return 0;
             }
         }
     }
 
+    /** Nanoseconds since the epoch of "30s", "5m", "2h", "250ms" ago, or of an RFC 3339 time. */
     static long sinceNanos(String s) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+)(ms|s|m|h)").matcher(s);
-        if (m.matches()) {
-            long n = Long.parseLong(m.group(1));
-            long ms = switch (m.group(2)) {
-                case "ms" -> n;
-                case "s" -> n * 1000;
-                case "m" -> n * 60_000;
-                default -> n * 3_600_000;
-            };
-            return (System.currentTimeMillis() - ms) * 1_000_000L;
+        int digits = 0;
+        while (digits < s.length() && Character.isDigit(s.charAt(digits))) digits++;
+        String unit = s.substring(digits);
+        long perUnit = switch (unit) {
+            case "ms" -> 1;
+            case "s" -> 1000;
+            case "m" -> 60_000;
+            case "h" -> 3_600_000;
+            default -> 0;
+        };
+        if (digits > 0 && digits <= 12 && perUnit > 0) {
+            return (System.currentTimeMillis() - Long.parseLong(s.substring(0, digits)) * perUnit) * 1_000_000L;
         }
         try {
             java.time.Instant t = java.time.Instant.parse(s);
             return t.getEpochSecond() * 1_000_000_000L + t.getNano();
         } catch (java.time.format.DateTimeParseException e) {
-            throw new CliException("--since '" + s + "' is not a time: use RFC 3339 (2026-11-28T07:00:00Z) or a duration such as 30s, 5m, 2h");
+            throw new Args.UsageException("--since '" + s + "' is not a time: use RFC 3339 (2026-11-28T07:00:00Z) or a duration such as 30s, 5m, 2h");
         }
     }
 
     /** A verb on one or more containers named on the command line. */
-    abstract static class OnContainers implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
+    abstract static class OnContainers extends Verb {
+        OnContainers(String name, String summary) {
+            super(name, "CONTAINER...", summary);
+        }
 
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
+        @Override
+        int minOperands() {
+            return 1;
+        }
     }
 
     /** stop and restart: which containers, and the grace between SIGTERM and SIGKILL; what follows the stop. */
     abstract static class Graceful extends OnContainers {
-        @Option(names = {"-t", "--time"}, defaultValue = "10", description = "Seconds to wait before killing (default 10).")
-        int seconds;
+        Graceful(String name, String summary) {
+            super(name, summary);
+        }
+
+        @Override
+        void options(Options o) {
+            o.addOption(value("t", "time", "SECONDS", "Seconds to wait before killing (default 10)."));
+        }
 
         abstract void afterStop(AgentClient c, String id);
 
         @Override
-        public Integer call() {
-            return TaskCommands.each(berth, ids, (c, id) -> {
-                container(c, id);
-                stop(c, id, seconds);
-                afterStop(c, id);
-            });
+        int run(Args a) {
+            int seconds = a.intValue("time", 10);
+            if (seconds < 0) throw new Args.UsageException("--time must not be negative");
+            try (AgentClient c = a.connect()) {
+                for (String id : a.operands()) {
+                    container(c, id);
+                    stop(c, id, seconds);
+                    afterStop(c, id);
+                    System.out.println(id);
+                }
+                return 0;
+            }
         }
     }
 
-    @Command(name = "stop", description = "Stop containers: SIGTERM, then SIGKILL after the grace period.")
     static final class Stop extends Graceful {
+        Stop() {
+            super("stop", "Stop containers: SIGTERM, then SIGKILL after the grace period.");
+        }
+
         @Override
         void afterStop(AgentClient c, String id) {
         }
@@ -241,71 +271,86 @@ final class ContainerCommands {
      */
     static void start(AgentClient c, String id) {
         container(c, id);
-        Optional<Process> t = task(c, id);
-        if (t.isPresent() && (t.get().getStatus() == Status.RUNNING || t.get().getStatus() == Status.PAUSED)) return;
-        if (t.isPresent() && t.get().getStatus() == Status.CREATED) {
-            c.tasks.start(StartRequest.newBuilder().setContainerId(id).build());
+        Process t = task(c, id);
+        if (t != null && (t.getStatus() == Status.RUNNING || t.getStatus() == Status.PAUSED)) return;
+        if (t != null && t.getStatus() == Status.CREATED) {
+            c.call(Rpcs.Tasks.START, StartRequest.newBuilder().setContainerId(id).build());
             return;
         }
-        if (t.isPresent()) c.tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
-        c.tasks.create(CreateTaskRequest.newBuilder().setContainerId(id).setOptions(RunCommand.START_OPTION).build());
+        if (t != null) c.call(Rpcs.Tasks.DELETE, DeleteTaskRequest.newBuilder().setContainerId(id).build());
+        c.call(Rpcs.Tasks.CREATE, CreateTaskRequest.newBuilder().setContainerId(id).setOptions(RunCommand.START_OPTION).build());
     }
 
-    @Command(name = "start", description = "Start containers that are created or have exited (their logs continue).")
     static final class Start extends OnContainers {
-        @Override
-        public Integer call() {
-            return TaskCommands.each(berth, ids, (c, id) -> start(c, id));
+        Start() {
+            super("start", "Start containers that are created or have exited (their logs continue).");
         }
-    }
 
-    @Command(name = "restart", description = "Stop containers (TERM, then KILL after -t seconds) and start them again.")
-    static final class Restart extends Graceful {
         @Override
-        void afterStop(AgentClient c, String id) {
-            start(c, id);
-        }
-    }
-
-    @Command(name = "wait", description = "Wait until containers exit; print each one's exit code.")
-    static final class Wait extends OnContainers {
-        @Override
-        public Integer call() {
-            try (AgentClient c = berth.connect()) {
-                for (String id : ids) {
-                    System.out.println(c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build()).getExitStatus());
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
+                for (String id : a.operands()) {
+                    start(c, id);
+                    System.out.println(id);
                 }
                 return 0;
             }
         }
     }
 
-    @Command(name = "rm", description = "Remove containers (and their stopped tasks).")
-    static final class Rm implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = {"-f", "--force"}, description = "Kill a running container first.")
-        boolean force;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
+    static final class Restart extends Graceful {
+        Restart() {
+            super("restart", "Stop containers (TERM, then KILL after -t seconds) and start them again.");
+        }
 
         @Override
-        public Integer call() {
-            try (AgentClient c = berth.connect()) {
-                for (String id : ids) {
+        void afterStop(AgentClient c, String id) {
+            start(c, id);
+        }
+    }
+
+    static final class Wait extends OnContainers {
+        Wait() {
+            super("wait", "Wait until containers exit; print each one's exit code.");
+        }
+
+        @Override
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
+                for (String id : a.operands()) {
+                    System.out.println(c.call(Rpcs.Tasks.WAIT, WaitRequest.newBuilder().setContainerId(id).build()).getExitStatus());
+                }
+                return 0;
+            }
+        }
+    }
+
+    static final class Rm extends OnContainers {
+        Rm() {
+            super("rm", "Remove containers (and their stopped tasks).");
+        }
+
+        @Override
+        void options(Options o) {
+            o.addOption(flag("f", "force", "Kill a running container first."));
+        }
+
+        @Override
+        int run(Args a) {
+            boolean force = a.flag("force");
+            try (AgentClient c = a.connect()) {
+                for (String id : a.operands()) {
                     container(c, id);
-                    Optional<Process> t = task(c, id);
-                    if (t.isPresent()) {
-                        if (t.get().getStatus() != Status.STOPPED) {
+                    Process t = task(c, id);
+                    if (t != null) {
+                        if (t.getStatus() != Status.STOPPED) {
                             if (!force) throw new CliException("container " + id + " is running: stop it first (berth stop " + id + ") or use rm -f");
-                            c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(9).setAll(true).build());
-                            c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
+                            c.call(Rpcs.Tasks.KILL, KillRequest.newBuilder().setContainerId(id).setSignal(9).setAll(true).build());
+                            c.call(Rpcs.Tasks.WAIT, WaitRequest.newBuilder().setContainerId(id).build());
                         }
-                        c.tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
+                        c.call(Rpcs.Tasks.DELETE, DeleteTaskRequest.newBuilder().setContainerId(id).build());
                     }
-                    c.containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+                    c.call(Rpcs.Containers.DELETE, DeleteContainerRequest.newBuilder().setId(id).build());
                     System.out.println(id);
                 }
                 return 0;

@@ -1,43 +1,69 @@
 package dev.berth.cli;
 
-import com.google.protobuf.Empty;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.google.protobuf.ByteString;
+import dev.berth.api.services.images.v1.ArchiveChunk;
 import dev.berth.api.services.images.v1.DeleteImageRequest;
+import dev.berth.api.services.images.v1.ExportImagesRequest;
+import dev.berth.api.services.images.v1.GarbageCollectRequest;
+import dev.berth.api.services.images.v1.GarbageCollectResponse;
 import dev.berth.api.services.images.v1.ImageInfo;
+import dev.berth.api.services.images.v1.ImportImagesResponse;
+import dev.berth.api.services.images.v1.InspectImageRequest;
+import dev.berth.api.services.images.v1.InspectImageResponse;
 import dev.berth.api.services.images.v1.ListImageInfoRequest;
 import dev.berth.api.services.images.v1.PullProgress;
 import dev.berth.api.services.images.v1.PullRequest;
-import java.util.Iterator;
-import java.util.List;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
+import dev.berth.api.services.images.v1.TagImageRequest;
+import dev.berth.cli.rpc.ResponseStream;
+import dev.berth.cli.rpc.StreamingCall;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import org.apache.commons.cli.Options;
 
-/** {@code berth images pull | ls | rm}. */
-@Command(name = "images", aliases = "image", description = "Manage images on the node.",
-        subcommands = {ImagesCommand.Pull.class, ImagesCommand.Ls.class, ImagesCommand.Rm.class, ImagesCommand.Gc.class,
-                ImagesCommand.Inspect.class, ImagesCommand.Tag.class, ImagesCommand.Export.class, ImagesCommand.Import.class})
-final class ImagesCommand {
+/** {@code berth images pull | ls | rm | gc | inspect | tag | export | import}. */
+final class ImagesCommand extends Verb.Group {
 
-    @ParentCommand
-    Berth berth;
+    ImagesCommand() {
+        super("images", "Manage images on the node.", "image");
+    }
 
-    @Command(name = "pull", description = "Pull an image from a registry and unpack it.")
-    static final class Pull implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
+    @Override
+    Verb[] verbs() {
+        return new Verb[] {new Pull(), new Ls(), new Rm(), new Gc(), new Inspect(), new Tag(), new Export(), new Import()};
+    }
 
-        @Parameters(paramLabel = "REF", description = "Image reference, e.g. 127.0.0.1:5000/test/busybox:latest")
-        String ref;
-
-        @picocli.CommandLine.Option(names = "--platform", description = "os/arch[/variant] to pull (default: this node's).")
-        String platform;
+    static final class Pull extends Verb {
+        Pull() {
+            super("pull", "REF", "Pull an image from a registry and unpack it.");
+        }
 
         @Override
-        public Integer call() {
-            try (AgentClient c = images.berth.connect()) {
+        void options(Options o) {
+            o.addOption(value(null, "platform", "OS/ARCH[/VARIANT]", "The platform to pull (default: this node's)."));
+        }
+
+        @Override
+        int minOperands() {
+            return 1;
+        }
+
+        @Override
+        int maxOperands() {
+            return 1;
+        }
+
+        @Override
+        int run(Args a) {
+            String ref = a.operand(0);
+            try (AgentClient c = a.connect()) {
                 long start = System.nanoTime();
-                Iterator<PullProgress> it = c.imageTools.pull(PullRequest.newBuilder().setReference(ref).setPlatform(platform == null ? "" : platform).build());
+                ResponseStream<PullProgress> it = c.stream(Rpcs.ImageTools.PULL,
+                        PullRequest.newBuilder().setReference(ref).setPlatform(a.value("platform", "")).build());
                 PullProgressView view = new PullProgressView(System.out, System.console() != null);
                 ImageInfo img = null;
                 while (it.hasNext()) {
@@ -46,44 +72,52 @@ final class ImagesCommand {
                     else view.update(p);
                 }
                 if (img == null) throw new CliException("the agent finished the pull of " + ref + " without reporting an image");
-                System.out.printf("%s: pulled %s (%s) in %.2fs%n", img.getName(), img.getDigest(), Format.size(img.getSize()),
-                        (System.nanoTime() - start) / 1e9);
+                System.out.println(img.getName() + ": pulled " + img.getDigest() + " (" + Format.size(img.getSize()) + ") in "
+                        + Format.seconds(System.nanoTime() - start));
                 return 0;
             }
         }
     }
 
-    @Command(name = "ls", aliases = "list", description = "List images with digest and size.")
-    static final class Ls implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
+    static final class Ls extends Verb {
+        Ls() {
+            super("ls", "", "List images with digest and size.", "list");
+        }
 
         @Override
-        public Integer call() {
-            try (AgentClient c = images.berth.connect()) {
-                List<ImageInfo> list = c.imageTools.list(ListImageInfoRequest.getDefaultInstance()).getImagesList();
+        int maxOperands() {
+            return 0;
+        }
+
+        @Override
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
                 Format.Table t = new Format.Table("REF", "DIGEST", "SIZE", "UNPACKED");
-                for (ImageInfo i : list) t.row(i.getName(), i.getDigest(), Format.size(i.getSize()), Format.size(i.getUnpackedSize()));
+                for (ImageInfo i : c.call(Rpcs.ImageTools.LIST, ListImageInfoRequest.getDefaultInstance()).getImagesList()) {
+                    t.row(i.getName(), i.getDigest(), Format.size(i.getSize()), Format.size(i.getUnpackedSize()));
+                }
                 t.print(System.out);
                 return 0;
             }
         }
     }
 
-    @Command(name = "rm", aliases = "remove", description = "Remove images; content and snapshots nothing else uses are freed.")
-    static final class Rm implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
-
-        @Parameters(arity = "1..*", paramLabel = "REF")
-        List<String> refs;
+    static final class Rm extends Verb {
+        Rm() {
+            super("rm", "REF...", "Remove images; content and snapshots nothing else uses are freed.", "remove");
+        }
 
         @Override
-        public Integer call() {
-            try (AgentClient c = images.berth.connect()) {
-                for (String r : refs) {
+        int minOperands() {
+            return 1;
+        }
+
+        @Override
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
+                for (String r : a.operands()) {
                     // sync: content and snapshots no other image or container uses are freed before it returns
-                    Empty ignored = c.images.delete(DeleteImageRequest.newBuilder().setName(r).setSync(true).build());
+                    c.call(Rpcs.Images.DELETE, DeleteImageRequest.newBuilder().setName(r).setSync(true).build());
                     System.out.println(r);
                 }
                 return 0;
@@ -91,139 +125,163 @@ final class ImagesCommand {
         }
     }
 
-    @Command(name = "gc", aliases = "prune", description = "Remove content and snapshots no image or container uses.")
-    static final class Gc implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
+    static final class Gc extends Verb {
+        Gc() {
+            super("gc", "", "Remove content and snapshots no image or container uses.", "prune");
+        }
 
         @Override
-        public Integer call() {
-            try (AgentClient c = images.berth.connect()) {
-                var r = c.imageTools.garbageCollect(dev.berth.api.services.images.v1.GarbageCollectRequest.getDefaultInstance());
-                System.out.printf("removed %d blobs and %d snapshots, freed %s%n", r.getBlobsRemoved(), r.getSnapshotsRemoved(), Format.size(r.getBytesFreed()));
+        int maxOperands() {
+            return 0;
+        }
+
+        @Override
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
+                GarbageCollectResponse r = c.call(Rpcs.ImageTools.GC, GarbageCollectRequest.getDefaultInstance());
+                System.out.println("removed " + r.getBlobsRemoved() + " blobs and " + r.getSnapshotsRemoved() + " snapshots, freed "
+                        + Format.size(r.getBytesFreed()));
                 return 0;
             }
         }
     }
 
-    @Command(name = "inspect", description = "Print an image's sizes, manifest and config as JSON.")
-    static final class Inspect implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
-
-        @Parameters(paramLabel = "REF")
-        String ref;
+    static final class Inspect extends Verb {
+        Inspect() {
+            super("inspect", "REF", "Print an image's sizes, manifest and config as JSON.");
+        }
 
         @Override
-        public Integer call() throws Exception {
-            try (AgentClient c = images.berth.connect()) {
-                var r = c.imageTools.inspect(dev.berth.api.services.images.v1.InspectImageRequest.newBuilder().setName(ref).build());
-                var json = new com.fasterxml.jackson.databind.ObjectMapper();
-                var doc = json.createObjectNode();
-                doc.put("name", r.getImage().getName());
-                doc.put("digest", r.getImage().getDigest());
-                doc.put("mediaType", r.getImage().getMediaType());
-                doc.put("size", r.getImage().getSize());
-                doc.put("unpackedSize", r.getImage().getUnpackedSize());
-                doc.put("chainId", r.getImage().getChainId());
-                doc.set("manifest", json.readTree(r.getManifestJson()));
-                doc.set("config", json.readTree(r.getConfigJson()));
-                System.out.println(json.writerWithDefaultPrettyPrinter().writeValueAsString(doc));
+        int minOperands() {
+            return 1;
+        }
+
+        @Override
+        int maxOperands() {
+            return 1;
+        }
+
+        @Override
+        int run(Args a) throws IOException {
+            try (AgentClient c = a.connect()) {
+                InspectImageResponse r = c.call(Rpcs.ImageTools.INSPECT, InspectImageRequest.newBuilder().setName(a.operand(0)).build());
+                ImageInfo i = r.getImage();
+                try (JsonGenerator g = Json.pretty(System.out)) {
+                    g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+                    g.writeStartObject();
+                    g.writeStringField("name", i.getName());
+                    g.writeStringField("digest", i.getDigest());
+                    g.writeStringField("mediaType", i.getMediaType());
+                    g.writeNumberField("size", i.getSize());
+                    g.writeNumberField("unpackedSize", i.getUnpackedSize());
+                    g.writeStringField("chainId", i.getChainId());
+                    g.writeFieldName("manifest");
+                    Json.copy(g, r.getManifestJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    g.writeFieldName("config");
+                    Json.copy(g, r.getConfigJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    g.writeEndObject();
+                }
+                System.out.println();
                 return 0;
             }
         }
     }
 
-    @Command(name = "tag", description = "Give an image on the node another name.")
-    static final class Tag implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
-
-        @Parameters(index = "0", paramLabel = "SOURCE")
-        String source;
-
-        @Parameters(index = "1", paramLabel = "TARGET")
-        String target;
+    static final class Tag extends Verb {
+        Tag() {
+            super("tag", "SOURCE TARGET", "Give an image on the node another name.");
+        }
 
         @Override
-        public Integer call() {
-            try (AgentClient c = images.berth.connect()) {
-                var r = c.imageTools.tag(dev.berth.api.services.images.v1.TagImageRequest.newBuilder().setSource(source).setTarget(target).build());
+        int minOperands() {
+            return 2;
+        }
+
+        @Override
+        int maxOperands() {
+            return 2;
+        }
+
+        @Override
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
+                ImageInfo r = c.call(Rpcs.ImageTools.TAG, TagImageRequest.newBuilder().setSource(a.operand(0)).setTarget(a.operand(1)).build());
                 System.out.println(r.getName());
                 return 0;
             }
         }
     }
 
-    @Command(name = "export", description = "Write images to a tar: an OCI image layout that docker load reads too.")
-    static final class Export implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
-
-        @picocli.CommandLine.Option(names = {"-o", "--output"}, required = true, description = "The archive to write ('-' for stdout).")
-        String output;
-
-        @Parameters(arity = "1..*", paramLabel = "REF")
-        List<String> refs;
+    static final class Export extends Verb {
+        Export() {
+            super("export", "REF...", "Write images to a tar: an OCI image layout that docker load reads too.");
+        }
 
         @Override
-        public Integer call() throws Exception {
-            java.nio.file.Path tmp = output.equals("-") ? null : java.nio.file.Path.of(output + ".partial");
-            try (AgentClient c = images.berth.connect();
-                 java.io.OutputStream out = tmp == null ? System.out : java.nio.file.Files.newOutputStream(tmp)) {
-                var it = c.imageTools.export(dev.berth.api.services.images.v1.ExportImagesRequest.newBuilder().addAllNames(refs).build());
+        void options(Options o) {
+            o.addOption(value("o", "output", "FILE", "The archive to write ('-' for stdout); required."));
+        }
+
+        @Override
+        int minOperands() {
+            return 1;
+        }
+
+        @Override
+        int run(Args a) throws IOException {
+            String output = a.value("output");
+            if (output == null) throw new Args.UsageException("'berth images export' needs -o FILE (or -o - for stdout)");
+            Path tmp = output.equals("-") ? null : Path.of(output + ".partial");
+            try (AgentClient c = a.connect();
+                 OutputStream out = tmp == null ? System.out : Files.newOutputStream(tmp)) {
+                ResponseStream<ArchiveChunk> it = c.stream(Rpcs.ImageTools.EXPORT, ExportImagesRequest.newBuilder().addAllNames(a.operands()).build());
                 while (it.hasNext()) it.next().getData().writeTo(out);
-            } catch (RuntimeException | java.io.IOException e) {
-                if (tmp != null) java.nio.file.Files.deleteIfExists(tmp);
+            } catch (RuntimeException | IOException e) {
+                if (tmp != null) Files.deleteIfExists(tmp);
                 throw e;
             }
             // never a half-written archive under the name asked for
-            if (tmp != null) java.nio.file.Files.move(tmp, java.nio.file.Path.of(output), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            if (tmp != null) Files.move(tmp, Path.of(output), StandardCopyOption.REPLACE_EXISTING);
             return 0;
         }
     }
 
-    @Command(name = "import", description = "Load images from a tar (OCI image layout or docker save).")
-    static final class Import implements Callable<Integer> {
-        @ParentCommand
-        ImagesCommand images;
-
-        @Parameters(paramLabel = "FILE", description = "The archive ('-' for stdin).")
-        String file;
+    static final class Import extends Verb {
+        Import() {
+            super("import", "FILE", "Load images from a tar (OCI image layout or docker save); FILE '-' reads stdin.");
+        }
 
         @Override
-        public Integer call() throws Exception {
-            try (AgentClient c = images.berth.connect();
-                 java.io.InputStream in = file.equals("-") ? System.in : java.nio.file.Files.newInputStream(java.nio.file.Path.of(file))) {
-                var done = new java.util.concurrent.CompletableFuture<dev.berth.api.services.images.v1.ImportImagesResponse>();
-                var upload = c.imageToolsAsync.import_(new io.grpc.stub.StreamObserver<>() {
-                    @Override
-                    public void onNext(dev.berth.api.services.images.v1.ImportImagesResponse r) {
-                        done.complete(r);
-                    }
+        int minOperands() {
+            return 1;
+        }
 
-                    @Override
-                    public void onError(Throwable t) {
-                        done.completeExceptionally(t);
-                    }
+        @Override
+        int maxOperands() {
+            return 1;
+        }
 
-                    @Override
-                    public void onCompleted() {
-                    }
-                });
+        @Override
+        int run(Args a) throws IOException {
+            String file = a.operand(0);
+            try (AgentClient c = a.connect();
+                 InputStream in = file.equals("-") ? System.in : Files.newInputStream(Path.of(file));
+                 StreamingCall<ArchiveChunk, ImportImagesResponse> upload = c.open(Rpcs.ImageTools.IMPORT)) {
                 byte[] buf = new byte[1 << 20];
-                var flow = (io.grpc.stub.ClientCallStreamObserver<dev.berth.api.services.images.v1.ArchiveChunk>) upload;
-                for (int n; !done.isDone() && (n = in.readNBytes(buf, 0, buf.length)) > 0; ) {
-                    while (!flow.isReady() && !done.isDone()) Thread.sleep(2); // the agent unpacks slower than a file reads
-                    upload.onNext(dev.berth.api.services.images.v1.ArchiveChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(buf, 0, n)).build());
-                }
-                upload.onCompleted();
+                // send() waits while the agent's flow-control window is full: it unpacks slower than a file reads
+                ResponseStream<ImportImagesResponse> answer = upload.responses();
                 try {
-                    for (var img : done.get().getImagesList()) System.out.println("imported " + img.getName() + " " + img.getDigest());
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof RuntimeException re) throw re;
-                    throw e;
+                    for (int n; (n = in.readNBytes(buf, 0, buf.length)) > 0; ) {
+                        upload.send(ArchiveChunk.newBuilder().setData(ByteString.copyFrom(buf, 0, n)).build());
+                    }
+                } catch (dev.berth.cli.rpc.RpcException ended) {
+                    // the agent refused the archive before its end: its own status says why
+                    answer.hasNext();
+                    throw ended;
                 }
+                upload.halfClose();
+                if (!answer.hasNext()) throw new CliException("the agent ended the import without naming the images");
+                for (ImageInfo img : answer.next().getImagesList()) System.out.println("imported " + img.getName() + " " + img.getDigest());
                 return 0;
             }
         }

@@ -5,13 +5,14 @@ import dev.berth.api.services.attach.v1.AttachInput;
 import dev.berth.api.services.attach.v1.AttachOutput;
 import dev.berth.api.services.attach.v1.AttachStart;
 import dev.berth.api.services.attach.v1.TerminalSize;
-import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
+import dev.berth.cli.rpc.ResponseStream;
+import dev.berth.cli.rpc.RpcException;
+import dev.berth.cli.rpc.StreamingCall;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * The terminal side of an attach stream: stdin to the container (raw, when a terminal is asked for and this is
@@ -25,82 +26,74 @@ final class Interactive {
         boolean terminal = tty && stdin && System.console() != null;
         TerminalSize size = terminal ? size() : null;
         if (size != null) start.setSize(size);
-        CompletableFuture<Integer> exit = new CompletableFuture<>();
-        StreamObserver<AttachInput> in = c.attachAsync.attach(new StreamObserver<>() {
-            @Override
-            public void onNext(AttachOutput o) {
+        String saved = terminal ? stty("-g").trim() : null;
+        try (StreamingCall<AttachInput, AttachOutput> call = c.open(Rpcs.Attach.ATTACH)) {
+            if (terminal) stty("raw", "-echo");
+            call.send(AttachInput.newBuilder().setStart(start).build());
+            if (terminal) watchWindow(call);
+            StdinPump pump = stdin ? new StdinPump(call) : null;
+            if (pump != null) pump.start();
+            ResponseStream<AttachOutput> out = call.responses();
+            while (out.hasNext()) {
+                AttachOutput o = out.next();
                 switch (o.getKindCase()) {
                     case STDOUT -> write(System.out, o.getStdout());
                     case STDERR -> write(System.err, o.getStderr());
                     case EXIT -> {
+                        if (pump != null) pump.exited = true;
                         if (o.getExit().getOomKilled()) System.err.println("berth: the container was killed for exceeding its memory limit (OOM)");
-                        exit.complete(o.getExit().getExitStatus());
+                        return o.getExit().getExitStatus();
                     }
                     default -> { }
                 }
             }
-
-            @Override
-            public void onError(Throwable t) {
-                exit.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                exit.complete(exit.getNow(0));
-            }
-        });
-        String saved = terminal ? stty("-g").trim() : null;
-        try {
-            if (terminal) stty("raw", "-echo");
-            synchronized (in) {
-                in.onNext(AttachInput.newBuilder().setStart(start).build());
-            }
-            if (terminal) watchWindow(in);
-            if (stdin) pumpStdin(in, exit);
-            try {
-                return exit.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return 130;
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof StatusRuntimeException s) throw new CliException(Berth.describe(s), 125);
-                throw new CliException("attach failed: " + e.getCause().getMessage(), 125);
-            }
+            return 0;
+        } catch (RpcException e) {
+            throw new CliException(Berth.describe(e), 125);
         } finally {
             if (saved != null) stty(saved);
         }
     }
 
-    private static void pumpStdin(StreamObserver<AttachInput> in, CompletableFuture<Integer> exit) {
-        Thread t = new Thread(() -> {
+    /** Our stdin to the process until it ends (then the process's stdin is closed) or the process exits. */
+    private static final class StdinPump extends Thread {
+        private final StreamingCall<AttachInput, AttachOutput> call;
+        volatile boolean exited;
+
+        StdinPump(StreamingCall<AttachInput, AttachOutput> call) {
+            super("stdin");
+            setDaemon(true);
+            this.call = call;
+        }
+
+        @Override
+        public void run() {
             InputStream s = System.in;
             byte[] buf = new byte[8192];
             try {
-                for (int n; !exit.isDone() && (n = s.read(buf)) > 0; ) {
-                    synchronized (in) {
-                        in.onNext(AttachInput.newBuilder().setStdin(ByteString.copyFrom(buf, 0, n)).build());
-                    }
+                // send() waits while the agent's window is full: a slow reader in the container holds back our stdin
+                for (int n; !exited && (n = s.read(buf)) > 0; ) {
+                    call.send(AttachInput.newBuilder().setStdin(ByteString.copyFrom(buf, 0, n)).build());
                 }
-                synchronized (in) {
-                    if (!exit.isDone()) in.onNext(AttachInput.newBuilder().setCloseStdin(true).build());
-                }
+                if (!exited) call.send(AttachInput.newBuilder().setCloseStdin(true).build());
             } catch (IOException | RuntimeException e) {
                 // the stream ended: the exit (or the error) is reported by the output side
             }
-        }, "stdin");
-        t.setDaemon(true);
-        t.start();
+        }
     }
 
     @SuppressWarnings("restriction")
-    private static void watchWindow(StreamObserver<AttachInput> in) {
+    private static void watchWindow(StreamingCall<AttachInput, AttachOutput> call) {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("WINCH"), sig -> {
-                TerminalSize s = size();
-                if (s != null) {
-                    synchronized (in) {
-                        in.onNext(AttachInput.newBuilder().setResize(s).build());
+            Signal.handle(new Signal("WINCH"), new SignalHandler() {
+                @Override
+                public void handle(Signal sig) {
+                    TerminalSize s = size();
+                    if (s == null) return;
+                    try {
+                        call.send(AttachInput.newBuilder().setResize(s).build());
+                    } catch (RpcException e) {
+                        // the call has ended: nothing to resize
                     }
                 }
             });

@@ -13,27 +13,18 @@ import dev.berth.api.services.attach.v1.AttachStart;
 import dev.berth.api.types.berth.TaskOptions;
 import dev.berth.api.services.tasks.v1.WaitRequest;
 import dev.berth.api.services.tasks.v1.WaitResponse;
-import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
+import dev.berth.cli.rpc.ResponseStream;
+import dev.berth.cli.rpc.RpcException;
 import java.io.IOException;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
+import org.apache.commons.cli.Options;
 
 /** {@code berth run}: create a container, start it, stream its output and exit with its exit code. */
-@Command(name = "run", description = "Run a command in a new container.")
-final class RunCommand implements Callable<Integer> {
+final class RunCommand extends Verb {
 
     /** Task create options asking for the start in the same runtime call. */
     static final Any START_OPTION = Any.newBuilder().setTypeUrl("types.berth.dev/TaskOptions/v1")
@@ -42,94 +33,71 @@ final class RunCommand implements Callable<Integer> {
     static final String RUN_EXTENSION = "berth.dev/run";
     static final String RUN_TYPE_URL = "types.berth.dev/RunRequest/v1";
 
-    @ParentCommand
-    Berth berth;
-
-    @Option(names = "--name", description = "Container name (default: a random id).")
-    String name;
-
-    @Option(names = "--rm", description = "Remove the container when it exits.")
-    boolean rm;
-
-    @Option(names = {"-d", "--detach"}, description = "Start the container and print its name without waiting.")
-    boolean detach;
-
-    @Option(names = {"-e", "--env"}, paramLabel = "NAME=VALUE", description = "Set an environment variable.")
-    List<String> env = new ArrayList<>();
-
-    @Option(names = {"-w", "--workdir"}, description = "Working directory inside the container.")
-    String workdir;
-
-    @Option(names = {"-u", "--user"}, description = "user[:group], by name or number.")
-    String user;
-
-    @Option(names = "--entrypoint", description = "Override the image's entrypoint.")
-    String entrypoint;
-
-    @Option(names = "--hostname", description = "The container's hostname.")
-    String hostname;
-
-    @Option(names = {"--network", "--net"}, defaultValue = "none",
-            description = "Network: none (own namespace, loopback only), host, or bridge (an address on the node's bridge, outbound NAT).")
-    String network;
-
-    @Option(names = "--read-only", description = "Mount the root filesystem read-only.")
-    boolean readOnly;
-
-    @Option(names = {"-i", "--interactive"}, description = "Keep stdin open and send it to the container.")
-    boolean interactive;
-
-    @Option(names = {"-t", "--tty"}, description = "Give the container a terminal (with -i: an interactive shell).")
-    boolean tty;
-
-    @Option(names = {"-m", "--memory"}, description = "Memory limit, e.g. 64m or 1g (no swap beyond it).")
-    String memory;
-
-    @Option(names = "--cpus", description = "CPU limit as a number of CPUs, e.g. 0.5.")
-    Double cpus;
-
-    @Option(names = "--cpu-shares", description = "Relative CPU weight (default 1024).")
-    Long cpuShares;
-
-    @Option(names = "--pids-limit", description = "Maximum number of processes.")
-    Long pidsLimit;
-
-    @Option(names = {"-v", "--volume"}, paramLabel = "SRC:DST[:ro]", description = "Bind-mount a host path.")
-    List<String> volumes = new ArrayList<>();
-
-    @Option(names = "--tmpfs", paramLabel = "DST[:OPTIONS]", description = "Mount a tmpfs, e.g. /scratch:size=64m.")
-    List<String> tmpfs = new ArrayList<>();
-
-    @Option(names = "--restart", description = "Restart policy: no, always (= unless-stopped), on-failure[:N].")
-    String restart;
-
-    @Option(names = {"--expose", "-p", "--publish"}, paramLabel = "[[IP:]HOST_PORT:]PORT[/PROTO]",
-            description = "Record an exposed port (PORT), or publish it on the node (HOST_PORT:PORT; needs --network bridge).")
-    List<String> ports = new ArrayList<>();
-
-    @Option(names = "--runtime", description = "OCI runtime: runc (default) or crun.")
-    String runtime;
-
-    @Parameters(index = "0", paramLabel = "IMAGE")
-    String image;
-
-    @Parameters(index = "1..*", paramLabel = "COMMAND", description = "Command and arguments (default: the image's).")
-    List<String> command = new ArrayList<>();
+    RunCommand() {
+        super("run", "IMAGE [COMMAND] [ARG...]", "Run a command in a new container.");
+    }
 
     @Override
-    public Integer call() throws Exception {
+    void options(Options o) {
+        o.addOption(value(null, "name", "NAME", "Container name (default: a random id)."));
+        o.addOption(flag(null, "rm", "Remove the container when it exits."));
+        o.addOption(flag("d", "detach", "Start the container and print its name without waiting."));
+        o.addOption(repeated("e", "env", "NAME=VALUE", "Set an environment variable."));
+        o.addOption(value("w", "workdir", "DIR", "Working directory inside the container."));
+        o.addOption(value("u", "user", "USER", "user[:group], by name or number."));
+        o.addOption(value(null, "entrypoint", "CMD", "Override the image's entrypoint."));
+        o.addOption(value(null, "hostname", "NAME", "The container's hostname."));
+        o.addOption(value(null, "network", "MODE",
+                "Network: none (the default: own namespace, loopback only), host, or bridge (an address on the node's bridge, outbound NAT)."));
+        o.addOption(value(null, "net", "MODE", "The same as --network."));
+        o.addOption(flag(null, "read-only", "Mount the root filesystem read-only."));
+        o.addOption(flag("i", "interactive", "Keep stdin open and send it to the container."));
+        o.addOption(flag("t", "tty", "Give the container a terminal (with -i: an interactive shell)."));
+        o.addOption(value("m", "memory", "SIZE", "Memory limit, e.g. 64m or 1g (no swap beyond it)."));
+        o.addOption(value(null, "cpus", "N", "CPU limit as a number of CPUs, e.g. 0.5."));
+        o.addOption(value(null, "cpu-shares", "N", "Relative CPU weight (default 1024)."));
+        o.addOption(value(null, "pids-limit", "N", "Maximum number of processes."));
+        o.addOption(repeated("v", "volume", "SRC:DST[:ro]", "Bind-mount a host path."));
+        o.addOption(repeated(null, "tmpfs", "DST[:OPTIONS]", "Mount a tmpfs, e.g. /scratch:size=64m."));
+        o.addOption(value(null, "restart", "POLICY", "Restart policy: no, always (= unless-stopped), on-failure[:N]."));
+        o.addOption(repeated("p", "publish", "[[IP:]HOST_PORT:]PORT[/PROTO]",
+                "Record an exposed port (PORT), or publish it on the node (HOST_PORT:PORT; needs --network bridge)."));
+        o.addOption(repeated(null, "expose", "PORT[/PROTO]", "The same as --publish."));
+        o.addOption(value(null, "runtime", "NAME", "OCI runtime: runc (default) or crun."));
+    }
+
+    @Override
+    boolean optionsEndAtFirstOperand() {
+        return true;
+    }
+
+    @Override
+    int minOperands() {
+        return 1;
+    }
+
+    @Override
+    int run(Args a) throws Exception {
+        boolean rm = a.flag("rm");
+        boolean detach = a.flag("detach");
+        boolean interactive = a.flag("interactive");
+        boolean tty = a.flag("tty");
+        String name = a.value("name");
+        String restart = a.value("restart");
+        String image = a.operand(0);
+        byte[] runRequest = runRequest(a);
         if (rm && detach) throw new CliException("--rm and -d together are not supported yet: remove the container with 'berth rm' after it exits");
         if (rm && restart != null && !restart.equals("no")) throw new CliException("--rm and --restart " + restart + " contradict each other: choose one");
-        String id = name != null ? name : HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
-        try (AgentClient c = berth.connect()) {
+        String id = name != null ? name : randomId();
+        try (AgentClient c = a.connect()) {
             try {
-                c.containers.create(CreateContainerRequest.newBuilder().setContainer(Container.newBuilder()
+                c.call(Rpcs.Containers.CREATE, CreateContainerRequest.newBuilder().setContainer(Container.newBuilder()
                         .setId(id)
                         .setImage(image)
                         .setRuntime(Container.Runtime.newBuilder().setName("io.containerd.runc.v2"))
-                        .putExtensions(RUN_EXTENSION, Any.newBuilder().setTypeUrl(RUN_TYPE_URL).setValue(ByteString.copyFrom(runRequest())).build()))
+                        .putExtensions(RUN_EXTENSION, Any.newBuilder().setTypeUrl(RUN_TYPE_URL).setValue(ByteString.copyFrom(runRequest)).build()))
                         .build());
-            } catch (StatusRuntimeException e) {
+            } catch (RpcException e) {
                 throw new CliException(Berth.describe(e), 125);
             }
             boolean attach = (interactive || tty) && !detach;
@@ -137,10 +105,10 @@ final class RunCommand implements Callable<Integer> {
                 // one runtime call creates and starts, unless an attachment must be in place first
                 CreateTaskRequest.Builder create = CreateTaskRequest.newBuilder().setContainerId(id);
                 if (!attach) create.setOptions(START_OPTION);
-                c.tasks.create(create.build());
-            } catch (StatusRuntimeException e) {
+                c.call(Rpcs.Tasks.CREATE, create.build());
+            } catch (RpcException e) {
                 // a run that never started leaves nothing behind
-                c.containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+                c.call(Rpcs.Containers.DELETE, DeleteContainerRequest.newBuilder().setId(id).build());
                 throw new CliException(Berth.describe(e), 125);
             }
             if (detach) {
@@ -152,27 +120,13 @@ final class RunCommand implements Callable<Integer> {
                 if (rm) remove(c, id);
                 return code;
             }
-            CountDownLatch logsDone = new CountDownLatch(1);
-            c.logsAsync.read(ReadLogsRequest.newBuilder().setContainerId(id).setFollow(true).build(), new StreamObserver<>() {
-                @Override
-                public void onNext(LogChunk chunk) {
-                    Format.write(chunk);
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    logsDone.countDown();
-                }
-
-                @Override
-                public void onCompleted() {
-                    logsDone.countDown();
-                }
-            });
+            LogCopy logs = new LogCopy(c.stream(Rpcs.Logs.READ, ReadLogsRequest.newBuilder().setContainerId(id).setFollow(true).build()));
+            logs.start();
             SignalProxy.install(c, id);
-            WaitResponse exit = c.tasks.wait(WaitRequest.newBuilder().setContainerId(id).build());
-            logsDone.await(10, TimeUnit.SECONDS);
-            if (ContainerCommands.task(c, id).map(p -> p.getOomKilled()).orElse(false)) {
+            WaitResponse exit = c.call(Rpcs.Tasks.WAIT, WaitRequest.newBuilder().setContainerId(id).build());
+            logs.join(10_000L); // the log stream ends once the agent has copied the last output
+            dev.berth.api.types.task.Process last = ContainerCommands.task(c, id);
+            if (last != null && last.getOomKilled()) {
                 System.err.println("berth: the container was killed for exceeding its memory limit (OOM)");
             }
             if (rm) remove(c, id);
@@ -181,27 +135,84 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private static void remove(AgentClient c, String id) {
-        c.tasks.delete(DeleteTaskRequest.newBuilder().setContainerId(id).build());
-        c.containers.delete(DeleteContainerRequest.newBuilder().setId(id).build());
+        c.call(Rpcs.Tasks.DELETE, DeleteTaskRequest.newBuilder().setContainerId(id).build());
+        c.call(Rpcs.Containers.DELETE, DeleteContainerRequest.newBuilder().setId(id).build());
     }
 
-    /** "64m", "1g", "1048576" as bytes. */
+    /** Copies a followed log stream to our stdout and stderr while the main thread waits for the exit. */
+    private static final class LogCopy extends Thread {
+        private final ResponseStream<LogChunk> chunks;
+
+        LogCopy(ResponseStream<LogChunk> chunks) {
+            super("logs");
+            setDaemon(true);
+            this.chunks = chunks;
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (chunks.hasNext()) Format.write(chunks.next());
+            } catch (RpcException e) {
+                // the stream broke: the exit status still comes from the wait
+            }
+        }
+    }
+
+    /** 16 hex digits from the kernel's random pool (SecureRandom's providers would cost more to start than the run). */
+    private static String randomId() throws IOException {
+        try (java.io.InputStream in = new java.io.FileInputStream("/dev/urandom")) {
+            return HexFormat.of().formatHex(in.readNBytes(8));
+        }
+    }
+
+    /** "64m", "1g", "1048576", "512kb" as bytes. */
     static long bytes(String s) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)([0-9]+)([kmg]?)b?").matcher(s.trim());
-        if (!m.matches()) throw new CliException("size '" + s + "' is not valid: use a number with an optional k, m or g suffix, e.g. 64m");
-        long n = Long.parseLong(m.group(1));
-        return switch (m.group(2).toLowerCase()) {
-            case "k" -> n << 10;
-            case "m" -> n << 20;
-            case "g" -> n << 30;
-            default -> n;
-        };
+        String t = s.trim().toLowerCase();
+        if (t.endsWith("b")) t = t.substring(0, t.length() - 1);
+        int shift = 0;
+        if (!t.isEmpty()) {
+            char unit = t.charAt(t.length() - 1);
+            shift = unit == 'k' ? 10 : unit == 'm' ? 20 : unit == 'g' ? 30 : 0;
+            if (shift > 0) t = t.substring(0, t.length() - 1);
+        }
+        long n;
+        try {
+            n = Long.parseLong(t);
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        if (n < 0 || t.startsWith("+") || n > (Long.MAX_VALUE >> shift)) {
+            throw new Args.UsageException("size '" + s + "' is not valid: use a number with an optional k, m or g suffix, e.g. 64m");
+        }
+        return n << shift;
     }
 
-    private byte[] runRequest() throws IOException {
+    /** The run request the agent builds the container's spec from (entrypoint, args, env, resources, mounts...). */
+    private static byte[] runRequest(Args a) throws IOException {
+        String entrypoint = a.value("entrypoint");
+        List<String> command = a.operands().subList(1, a.operands().size());
+        List<String> env = a.values("env");
+        String workdir = a.value("workdir");
+        String user = a.value("user");
+        String hostname = a.value("hostname");
+        boolean readOnly = a.flag("read-only");
+        String network = a.value("network", a.value("net", "none"));
+        boolean tty = a.flag("tty");
+        boolean interactive = a.flag("interactive");
+        String memory = a.value("memory");
+        Double cpus = a.doubleValue("cpus");
+        Long cpuShares = a.longValue("cpu-shares");
+        Long pidsLimit = a.longValue("pids-limit");
+        List<String> volumes = a.values("volume");
+        List<String> tmpfs = a.values("tmpfs");
+        String restart = a.value("restart");
+        List<String> ports = a.values("publish");
+        ports.addAll(a.values("expose"));
+        String runtime = a.value("runtime");
         Map<String, Object> r = new LinkedHashMap<>();
         if (entrypoint != null) r.put("entrypoint", entrypoint.isEmpty() ? List.of() : List.of(entrypoint));
-        if (!command.isEmpty()) r.put("args", command);
+        if (!command.isEmpty()) r.put("args", new ArrayList<>(command));
         if (!env.isEmpty()) r.put("env", env);
         if (workdir != null) r.put("workingDir", workdir);
         if (user != null) r.put("user", user);
@@ -219,8 +230,13 @@ final class RunCommand implements Callable<Integer> {
         List<Map<String, Object>> mounts = new ArrayList<>();
         for (String v : volumes) {
             String[] f = v.split(":");
-            if (f.length < 2 || f.length > 3 || (f.length == 3 && !f[2].matches("ro|rw"))) throw new CliException("volume '" + v + "' must be SRC:DST or SRC:DST:ro");
-            mounts.add(Map.of("type", "bind", "source", f[0], "destination", f[1], "readOnly", f.length == 3 && f[2].equals("ro")));
+            if (f.length < 2 || f.length > 3 || (f.length == 3 && !f[2].equals("ro") && !f[2].equals("rw"))) throw new Args.UsageException("volume '" + v + "' must be SRC:DST or SRC:DST:ro");
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("type", "bind");
+            m.put("source", f[0]);
+            m.put("destination", f[1]);
+            m.put("readOnly", f.length == 3 && f[2].equals("ro"));
+            mounts.add(m);
         }
         for (String t : tmpfs) {
             int colon = t.indexOf(':');
@@ -234,6 +250,6 @@ final class RunCommand implements Callable<Integer> {
         if (restart != null) r.put("restart", restart);
         if (!ports.isEmpty()) r.put("ports", ports);
         if (runtime != null) r.put("runtime", runtime);
-        return new ObjectMapper().writeValueAsBytes(r);
+        return Json.write(r);
     }
 }

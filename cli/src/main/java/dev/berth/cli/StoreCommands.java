@@ -3,35 +3,53 @@ package dev.berth.cli;
 import dev.berth.api.services.content.v1.DeleteContentRequest;
 import dev.berth.api.services.content.v1.Info;
 import dev.berth.api.services.content.v1.ListContentRequest;
+import dev.berth.api.services.content.v1.ListContentResponse;
 import dev.berth.api.services.snapshots.v1.ListSnapshotsRequest;
+import dev.berth.api.services.snapshots.v1.ListSnapshotsResponse;
 import dev.berth.api.services.snapshots.v1.RemoveSnapshotRequest;
 import dev.berth.api.services.snapshots.v1.UsageRequest;
+import dev.berth.api.services.snapshots.v1.UsageResponse;
+import dev.berth.cli.rpc.ResponseStream;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 
 /** ctr-like views of the node's stores: snapshots (layers and containers' writable layers) and content (blobs). */
 final class StoreCommands {
     private StoreCommands() {}
 
-    @Command(name = "snapshots", aliases = "snapshot", description = "The node's overlay snapshots.",
-            subcommands = {Snapshots.Ls.class, Snapshots.Usage.class, Snapshots.Rm.class})
-    static final class Snapshots {
-        @ParentCommand
-        Berth berth;
+    static final class Snapshots extends Verb.Group {
+        Snapshots() {
+            super("snapshots", "The node's overlay snapshots.", "snapshot");
+        }
 
-        @Command(name = "ls", aliases = "list", description = "List snapshots: layer chains (committed) and containers' (active).")
-        static final class Ls implements Callable<Integer> {
-            @ParentCommand
-            Snapshots parent;
+        @Override
+        Verb[] verbs() {
+            return new Verb[] {new Ls(), new Usage(), new Rm()};
+        }
+
+        /** Every snapshot's name. */
+        private static List<String> names(AgentClient c) {
+            List<String> names = new ArrayList<>();
+            ResponseStream<ListSnapshotsResponse> it = c.stream(Rpcs.Snapshots.LIST, ListSnapshotsRequest.getDefaultInstance());
+            while (it.hasNext()) for (var i : it.next().getInfoList()) names.add(i.getName());
+            return names;
+        }
+
+        static final class Ls extends Verb {
+            Ls() {
+                super("ls", "", "List snapshots: layer chains (committed) and containers' (active).", "list");
+            }
 
             @Override
-            public Integer call() {
-                try (AgentClient c = parent.berth.connect()) {
+            int maxOperands() {
+                return 0;
+            }
+
+            @Override
+            int run(Args a) {
+                try (AgentClient c = a.connect()) {
                     Format.Table t = new Format.Table("KEY", "PARENT", "KIND");
-                    var it = c.snapshots.list(ListSnapshotsRequest.getDefaultInstance());
+                    ResponseStream<ListSnapshotsResponse> it = c.stream(Rpcs.Snapshots.LIST, ListSnapshotsRequest.getDefaultInstance());
                     while (it.hasNext()) {
                         for (var i : it.next().getInfoList()) t.row(i.getName(), i.getParent(), i.getKind().name().toLowerCase());
                     }
@@ -41,27 +59,19 @@ final class StoreCommands {
             }
         }
 
-        @Command(name = "usage", description = "Disk used by each snapshot's own layer (or the ones named).")
-        static final class Usage implements Callable<Integer> {
-            @ParentCommand
-            Snapshots parent;
-
-            @Parameters(arity = "0..*", paramLabel = "KEY")
-            List<String> keys;
+        static final class Usage extends Verb {
+            Usage() {
+                super("usage", "[KEY...]", "Disk used by each snapshot's own layer (or the ones named).");
+            }
 
             @Override
-            public Integer call() {
-                try (AgentClient c = parent.berth.connect()) {
-                    List<String> names = keys;
-                    if (names == null || names.isEmpty()) {
-                        names = new java.util.ArrayList<>();
-                        var it = c.snapshots.list(ListSnapshotsRequest.getDefaultInstance());
-                        while (it.hasNext()) for (var i : it.next().getInfoList()) names.add(i.getName());
-                    }
+            int run(Args a) {
+                try (AgentClient c = a.connect()) {
+                    List<String> names = a.operands().isEmpty() ? names(c) : a.operands();
                     Format.Table t = new Format.Table("KEY", "SIZE", "INODES");
                     long total = 0;
                     for (String k : names) {
-                        var u = c.snapshots.usage(UsageRequest.newBuilder().setKey(k).build());
+                        UsageResponse u = c.call(Rpcs.Snapshots.USAGE, UsageRequest.newBuilder().setKey(k).build());
                         total += u.getSize();
                         t.row(k, Format.size(u.getSize()), Long.toString(u.getInodes()));
                     }
@@ -72,19 +82,21 @@ final class StoreCommands {
             }
         }
 
-        @Command(name = "rm", aliases = "remove", description = "Remove snapshots nothing builds on.")
-        static final class Rm implements Callable<Integer> {
-            @ParentCommand
-            Snapshots parent;
-
-            @Parameters(arity = "1..*", paramLabel = "KEY")
-            List<String> keys;
+        static final class Rm extends Verb {
+            Rm() {
+                super("rm", "KEY...", "Remove snapshots nothing builds on.", "remove");
+            }
 
             @Override
-            public Integer call() {
-                try (AgentClient c = parent.berth.connect()) {
-                    for (String k : keys) {
-                        c.snapshots.remove(RemoveSnapshotRequest.newBuilder().setKey(k).build());
+            int minOperands() {
+                return 1;
+            }
+
+            @Override
+            int run(Args a) {
+                try (AgentClient c = a.connect()) {
+                    for (String k : a.operands()) {
+                        c.call(Rpcs.Snapshots.REMOVE, RemoveSnapshotRequest.newBuilder().setKey(k).build());
                         System.out.println(k);
                     }
                     return 0;
@@ -93,22 +105,31 @@ final class StoreCommands {
         }
     }
 
-    @Command(name = "content", description = "The node's content store (blobs by digest).",
-            subcommands = {Content.Ls.class, Content.Rm.class})
-    static final class Content {
-        @ParentCommand
-        Berth berth;
+    static final class Content extends Verb.Group {
+        Content() {
+            super("content", "The node's content store (blobs by digest).");
+        }
 
-        @Command(name = "ls", aliases = "list", description = "List blobs with their sizes.")
-        static final class Ls implements Callable<Integer> {
-            @ParentCommand
-            Content parent;
+        @Override
+        Verb[] verbs() {
+            return new Verb[] {new Ls(), new Rm()};
+        }
+
+        static final class Ls extends Verb {
+            Ls() {
+                super("ls", "", "List blobs with their sizes.", "list");
+            }
 
             @Override
-            public Integer call() {
-                try (AgentClient c = parent.berth.connect()) {
+            int maxOperands() {
+                return 0;
+            }
+
+            @Override
+            int run(Args a) {
+                try (AgentClient c = a.connect()) {
                     Format.Table t = new Format.Table("DIGEST", "SIZE", "AGE");
-                    var it = c.content.list(ListContentRequest.getDefaultInstance());
+                    ResponseStream<ListContentResponse> it = c.stream(Rpcs.Content.LIST, ListContentRequest.getDefaultInstance());
                     while (it.hasNext()) {
                         for (Info i : it.next().getInfoList()) t.row(i.getDigest(), Format.size(i.getSize()), Format.ago(i.getCreatedAt().getSeconds()));
                     }
@@ -118,19 +139,21 @@ final class StoreCommands {
             }
         }
 
-        @Command(name = "rm", aliases = "remove", description = "Remove blobs no image uses.")
-        static final class Rm implements Callable<Integer> {
-            @ParentCommand
-            Content parent;
-
-            @Parameters(arity = "1..*", paramLabel = "DIGEST")
-            List<String> digests;
+        static final class Rm extends Verb {
+            Rm() {
+                super("rm", "DIGEST...", "Remove blobs no image uses.", "remove");
+            }
 
             @Override
-            public Integer call() {
-                try (AgentClient c = parent.berth.connect()) {
-                    for (String d : digests) {
-                        c.content.delete(DeleteContentRequest.newBuilder().setDigest(d).build());
+            int minOperands() {
+                return 1;
+            }
+
+            @Override
+            int run(Args a) {
+                try (AgentClient c = a.connect()) {
+                    for (String d : a.operands()) {
+                        c.call(Rpcs.Content.DELETE, DeleteContentRequest.newBuilder().setDigest(d).build());
                         System.out.println(d);
                     }
                     return 0;

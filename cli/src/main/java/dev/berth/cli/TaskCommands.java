@@ -16,109 +16,134 @@ import dev.berth.api.types.task.ProcessInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
+import org.apache.commons.cli.Options;
 
 /** Verbs on a running container's processes: exec, attach, kill, pause, unpause, top, stats, update. */
 final class TaskCommands {
     private TaskCommands() {}
 
-    /** Applies one call to each named container, printing each name as docker does. */
-    static int each(Berth berth, List<String> ids, java.util.function.BiConsumer<AgentClient, String> call) {
-        try (AgentClient c = berth.connect()) {
-            for (String id : ids) {
-                call.accept(c, id);
-                System.out.println(id);
-            }
-            return 0;
+    /** A verb applying one call to each container named, printing each name as docker does. */
+    abstract static class EachContainer extends ContainerCommands.OnContainers {
+        EachContainer(String name, String summary) {
+            super(name, summary);
         }
-    }
 
-    @Command(name = "exec", description = "Run a command in a running container.")
-    static final class Exec implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = {"-i", "--interactive"}, description = "Send stdin to the process.")
-        boolean interactive;
-
-        @Option(names = {"-t", "--tty"}, description = "Give the process a terminal.")
-        boolean tty;
-
-        @Option(names = {"-e", "--env"}, paramLabel = "NAME=VALUE")
-        List<String> env = new ArrayList<>();
-
-        @Option(names = {"-w", "--workdir"})
-        String workdir;
-
-        @Option(names = {"-u", "--user"}, description = "user[:group], by name or number.")
-        String user;
-
-        @Parameters(index = "0", paramLabel = "CONTAINER")
-        String id;
-
-        @Parameters(index = "1..*", arity = "1..*", paramLabel = "COMMAND")
-        List<String> command = new ArrayList<>();
+        /** What the verb does to one container. */
+        abstract void apply(AgentClient c, String id, Args a);
 
         @Override
-        public Integer call() throws IOException {
-            try (AgentClient c = berth.connect()) {
-                ExecProcess.Builder e = ExecProcess.newBuilder().addAllArgs(command).addAllEnv(env).setTty(tty).setStdin(interactive);
-                if (workdir != null) e.setCwd(workdir);
-                if (user != null) e.setUser(user);
-                return Interactive.run(c, AttachStart.newBuilder().setContainerId(id).setExec(e), interactive, tty);
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
+                for (String id : a.operands()) {
+                    apply(c, id, a);
+                    System.out.println(id);
+                }
+                return 0;
             }
         }
     }
 
-    @Command(name = "attach", description = "Attach to a running container's stdio (its output from now on).")
-    static final class Attach implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = "--no-stdin", description = "Do not send stdin.")
-        boolean noStdin;
-
-        @Parameters(paramLabel = "CONTAINER")
-        String id;
+    static final class Exec extends Verb {
+        Exec() {
+            super("exec", "CONTAINER COMMAND [ARG...]", "Run a command in a running container.");
+        }
 
         @Override
-        public Integer call() throws IOException {
-            try (AgentClient c = berth.connect()) {
+        void options(Options o) {
+            o.addOption(flag("i", "interactive", "Send stdin to the process."));
+            o.addOption(flag("t", "tty", "Give the process a terminal."));
+            o.addOption(repeated("e", "env", "NAME=VALUE", "Set an environment variable."));
+            o.addOption(value("w", "workdir", "DIR", "Working directory."));
+            o.addOption(value("u", "user", "USER", "user[:group], by name or number."));
+        }
+
+        @Override
+        boolean optionsEndAtFirstOperand() {
+            return true;
+        }
+
+        @Override
+        int minOperands() {
+            return 2;
+        }
+
+        @Override
+        int run(Args a) throws IOException {
+            boolean interactive = a.flag("interactive");
+            boolean tty = a.flag("tty");
+            List<String> command = a.operands().subList(1, a.operands().size());
+            try (AgentClient c = a.connect()) {
+                ExecProcess.Builder e = ExecProcess.newBuilder().addAllArgs(command).addAllEnv(a.values("env")).setTty(tty).setStdin(interactive);
+                if (a.value("workdir") != null) e.setCwd(a.value("workdir"));
+                if (a.value("user") != null) e.setUser(a.value("user"));
+                return Interactive.run(c, AttachStart.newBuilder().setContainerId(a.operand(0)).setExec(e), interactive, tty);
+            }
+        }
+    }
+
+    static final class Attach extends Verb {
+        Attach() {
+            super("attach", "CONTAINER", "Attach to a running container's stdio (its output from now on).");
+        }
+
+        @Override
+        void options(Options o) {
+            o.addOption(flag(null, "no-stdin", "Do not send stdin."));
+        }
+
+        @Override
+        int minOperands() {
+            return 1;
+        }
+
+        @Override
+        int maxOperands() {
+            return 1;
+        }
+
+        @Override
+        int run(Args a) throws IOException {
+            String id = a.operand(0);
+            try (AgentClient c = a.connect()) {
                 ContainerCommands.container(c, id);
-                return Interactive.run(c, AttachStart.newBuilder().setContainerId(id), !noStdin, true);
+                return Interactive.run(c, AttachStart.newBuilder().setContainerId(id), !a.flag("no-stdin"), true);
             }
         }
     }
 
-    @Command(name = "kill", description = "Send a signal to containers (default SIGKILL).")
-    static final class Kill implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = {"-s", "--signal"}, defaultValue = "KILL", description = "Signal name or number (default KILL).")
-        String signal;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
+    static final class Kill extends EachContainer {
+        Kill() {
+            super("kill", "Send a signal to containers (default SIGKILL).");
+        }
 
         @Override
-        public Integer call() {
-            int sig = signalNumber(signal);
-            return each(berth, ids, (c, id) -> c.tasks.kill(KillRequest.newBuilder().setContainerId(id).setSignal(sig).setAll(sig == 9).build()));
+        void options(Options o) {
+            o.addOption(value("s", "signal", "SIGNAL", "Signal name or number (default KILL)."));
+        }
+
+        @Override
+        int run(Args a) {
+            signalNumber(a.value("signal", "KILL")); // a bad signal is refused before any container is touched
+            return super.run(a);
+        }
+
+        @Override
+        void apply(AgentClient c, String id, Args a) {
+            int sig = signalNumber(a.value("signal", "KILL"));
+            c.call(Rpcs.Tasks.KILL, KillRequest.newBuilder().setContainerId(id).setSignal(sig).setAll(sig == 9).build());
         }
     }
 
+    private static final List<String> SIGNALS = List.of("HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1",
+            "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
+            "VTALRM", "PROF", "WINCH");
+
+    /** TERM, SIGTERM, term or 15 as 15. */
     static int signalNumber(String s) {
-        String name = s.toUpperCase().replaceFirst("^SIG", "");
-        List<String> names = List.of("HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-                "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH");
-        int i = names.indexOf(name);
+        String name = s.toUpperCase();
+        if (name.startsWith("SIG")) name = name.substring(3);
+        int i = SIGNALS.indexOf(name);
         if (i >= 0) return i + 1;
         try {
             int n = Integer.parseInt(name);
@@ -126,50 +151,51 @@ final class TaskCommands {
         } catch (NumberFormatException e) {
             // below
         }
-        throw new CliException("unknown signal '" + s + "': use a name such as TERM, HUP, USR1 or a number 1-64");
+        throw new Args.UsageException("unknown signal '" + s + "': use a name such as TERM, HUP, USR1 or a number 1-64");
     }
 
-    @Command(name = "pause", description = "Freeze every process of containers.")
-    static final class Pause implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
+    static final class Pause extends EachContainer {
+        Pause() {
+            super("pause", "Freeze every process of containers.");
+        }
 
         @Override
-        public Integer call() {
-            return each(berth, ids, (c, id) -> c.tasks.pause(PauseTaskRequest.newBuilder().setContainerId(id).build()));
+        void apply(AgentClient c, String id, Args a) {
+            c.call(Rpcs.Tasks.PAUSE, PauseTaskRequest.newBuilder().setContainerId(id).build());
         }
     }
 
-    @Command(name = "unpause", description = "Thaw paused containers.")
-    static final class Unpause implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
+    static final class Unpause extends EachContainer {
+        Unpause() {
+            super("unpause", "Thaw paused containers.");
+        }
 
         @Override
-        public Integer call() {
-            return each(berth, ids, (c, id) -> c.tasks.resume(ResumeTaskRequest.newBuilder().setContainerId(id).build()));
+        void apply(AgentClient c, String id, Args a) {
+            c.call(Rpcs.Tasks.RESUME, ResumeTaskRequest.newBuilder().setContainerId(id).build());
         }
     }
 
-    @Command(name = "top", description = "List a container's processes.")
-    static final class Top implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Parameters(paramLabel = "CONTAINER")
-        String id;
+    static final class Top extends Verb {
+        Top() {
+            super("top", "CONTAINER", "List a container's processes.");
+        }
 
         @Override
-        public Integer call() {
-            try (AgentClient c = berth.connect()) {
+        int minOperands() {
+            return 1;
+        }
+
+        @Override
+        int maxOperands() {
+            return 1;
+        }
+
+        @Override
+        int run(Args a) {
+            try (AgentClient c = a.connect()) {
                 Format.Table t = new Format.Table("PID", "COMMAND");
-                for (ProcessInfo p : c.tasks.listPids(ListPidsRequest.newBuilder().setContainerId(id).build()).getProcessesList()) {
+                for (ProcessInfo p : c.call(Rpcs.Tasks.LIST_PIDS, ListPidsRequest.newBuilder().setContainerId(a.operand(0)).build()).getProcessesList()) {
                     String cmd;
                     try {
                         cmd = Files.readString(Path.of("/proc/" + p.getPid() + "/cmdline")).replace('\0', ' ').trim();
@@ -184,23 +210,20 @@ final class TaskCommands {
         }
     }
 
-    @Command(name = "stats", description = "CPU, memory, pids and I/O of running containers (one sample).")
-    static final class Stats implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Parameters(arity = "0..*", paramLabel = "CONTAINER")
-        List<String> ids = new ArrayList<>();
+    static final class Stats extends Verb {
+        Stats() {
+            super("stats", "[CONTAINER...]", "CPU, memory, pids and I/O of running containers (one sample).");
+        }
 
         @Override
-        public Integer call() throws IOException {
-            try (AgentClient c = berth.connect()) {
+        int run(Args a) throws IOException {
+            try (AgentClient c = a.connect()) {
                 MetricsRequest.Builder r = MetricsRequest.newBuilder();
-                for (String id : ids) r.addFilters("id==" + id);
+                for (String id : a.operands()) r.addFilters("id==" + id);
                 Format.Table t = new Format.Table("CONTAINER", "CPU TIME", "MEM USAGE / LIMIT", "OOM KILLS", "PIDS", "BLOCK I/O");
-                for (Metric m : c.tasks.metrics(r.build()).getMetricsList()) {
+                for (Metric m : c.call(Rpcs.Tasks.METRICS, r.build()).getMetricsList()) {
                     ContainerMetrics x = ContainerMetrics.parseFrom(m.getData().getValue());
-                    t.row(m.getId(), String.format("%.2fs", x.getCpuUsageUsec() / 1e6),
+                    t.row(m.getId(), Format.seconds(x.getCpuUsageUsec() * 1000),
                             Format.size(x.getMemoryBytes()) + " / " + (x.getMemoryLimitBytes() < 0 ? "-" : Format.size(x.getMemoryLimitBytes())),
                             Long.toString(x.getOomKills()), x.getPids() + (x.getPidsLimit() < 0 ? "" : " / " + x.getPidsLimit()),
                             Format.size(x.getIoReadBytes()) + " / " + Format.size(x.getIoWriteBytes()));
@@ -211,36 +234,40 @@ final class TaskCommands {
         }
     }
 
-    @Command(name = "update", description = "Change a running container's limits.")
-    static final class Update implements Callable<Integer> {
-        @ParentCommand
-        Berth berth;
-
-        @Option(names = {"-m", "--memory"})
-        String memory;
-
-        @Option(names = "--cpus")
-        Double cpus;
-
-        @Option(names = "--cpu-shares")
-        Long cpuShares;
-
-        @Option(names = "--pids-limit")
-        Long pidsLimit;
-
-        @Parameters(arity = "1..*", paramLabel = "CONTAINER")
-        List<String> ids;
+    static final class Update extends EachContainer {
+        Update() {
+            super("update", "Change a running container's limits.");
+        }
 
         @Override
-        public Integer call() {
+        void options(Options o) {
+            o.addOption(value("m", "memory", "SIZE", "Memory limit, e.g. 64m or 1g."));
+            o.addOption(value(null, "cpus", "N", "CPU limit as a number of CPUs."));
+            o.addOption(value(null, "cpu-shares", "N", "Relative CPU weight."));
+            o.addOption(value(null, "pids-limit", "N", "Maximum number of processes."));
+        }
+
+        @Override
+        int run(Args a) {
+            resources(a); // nothing to update, or a bad value, is refused before any container is touched
+            return super.run(a);
+        }
+
+        @Override
+        void apply(AgentClient c, String id, Args a) {
+            c.call(Rpcs.Tasks.UPDATE, UpdateTaskRequest.newBuilder().setContainerId(id).setResources(resources(a)).build());
+        }
+
+        private static Any resources(Args a) {
             Resources.Builder r = Resources.newBuilder();
-            if (memory != null) r.setMemoryBytes(RunCommand.bytes(memory));
-            if (cpus != null) r.setCpus(cpus);
-            if (cpuShares != null) r.setCpuShares(cpuShares);
-            if (pidsLimit != null) r.setPidsLimit(pidsLimit);
-            if (r.build().equals(Resources.getDefaultInstance())) throw new CliException("nothing to update: give --memory, --cpus, --cpu-shares or --pids-limit");
-            Any resources = Any.newBuilder().setTypeUrl("types.berth.dev/Resources/v1").setValue(r.build().toByteString()).build();
-            return each(berth, ids, (c, id) -> c.tasks.update(UpdateTaskRequest.newBuilder().setContainerId(id).setResources(resources).build()));
+            if (a.value("memory") != null) r.setMemoryBytes(RunCommand.bytes(a.value("memory")));
+            if (a.doubleValue("cpus") != null) r.setCpus(a.doubleValue("cpus"));
+            if (a.longValue("cpu-shares") != null) r.setCpuShares(a.longValue("cpu-shares"));
+            if (a.longValue("pids-limit") != null) r.setPidsLimit(a.longValue("pids-limit"));
+            if (r.build().equals(Resources.getDefaultInstance())) {
+                throw new Args.UsageException("nothing to update: give --memory, --cpus, --cpu-shares or --pids-limit");
+            }
+            return Any.newBuilder().setTypeUrl("types.berth.dev/Resources/v1").setValue(r.build().toByteString()).build();
         }
     }
 }

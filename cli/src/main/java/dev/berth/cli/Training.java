@@ -1,0 +1,80 @@
+package dev.berth.cli;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Enumeration;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
+
+/**
+ * The training run behind the CLI's class archive (a JDK 25 AOT cache, or a CDS archive on older JDKs): what a JVM
+ * loads, links and profiles here starts ready-made in every later {@code berth}. bin/berth runs it once per build,
+ * in the background, when the archive is missing. It only reads: the read-only verbs against the agent (when one
+ * answers), every verb's option parsing and help, and then every class of the CLI's jar loaded (not initialised), so
+ * verbs not exercised here still find their classes in the archive.
+ */
+final class Training {
+    private Training() {}
+
+    public static void main(String[] args) throws IOException {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        PrintStream sink = new PrintStream(OutputStream.nullOutputStream());
+        System.setOut(sink);
+        System.setErr(sink);
+        try {
+            for (Verb v : Verbs.all()) {
+                Berth.run(v.name, "--help");
+                if (v instanceof Verb.Group g) for (Verb sub : g.verbs()) Berth.run(v.name, sub.name, "--help");
+            }
+            Berth.run("--help");
+            Berth.run("run", "--bogus", "x");
+            String address = System.getenv("BERTH_ADDRESS");
+            if (Files.exists(Path.of(address == null || address.isEmpty() ? Berth.DEFAULT_ADDRESS : address))) {
+                for (int i = 0; i < 3; i++) {
+                    Berth.run("version");
+                    Berth.run("ps", "-a");
+                    Berth.run("images", "ls");
+                    Berth.run("snapshots", "ls");
+                    Berth.run("content", "ls");
+                    Berth.run("logs", "berth-training-no-such-container");
+                    Berth.run("rm", "berth-training-no-such-container");
+                }
+            }
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+        int loaded = loadAll();
+        out.println("training: loaded " + loaded + " classes");
+    }
+
+    /** Loads (without initialising) every class in the jar this class came from; the number loaded. */
+    private static int loadAll() throws IOException {
+        Path jar;
+        try {
+            jar = Path.of(Training.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new IOException(e);
+        }
+        if (!Files.isRegularFile(jar)) return 0;
+        int n = 0;
+        ClassLoader loader = Training.class.getClassLoader();
+        try (JarFile f = new JarFile(jar.toFile())) {
+            for (Enumeration<JarEntry> e = f.entries(); e.hasMoreElements(); ) {
+                String name = e.nextElement().getName();
+                if (!name.endsWith(".class") || name.startsWith("META-INF/") || name.endsWith("module-info.class")) continue;
+                try {
+                    Class.forName(name.substring(0, name.length() - 6).replace('/', '.'), false, loader);
+                    n++;
+                } catch (LinkageError | ClassNotFoundException ex) {
+                    // a class of an optional dependency the CLI does not ship: never used, so not needed
+                }
+            }
+        }
+        return n;
+    }
+}
