@@ -701,6 +701,16 @@ final class Http2Connection implements Runnable {
             throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "SETTINGS of " + length + " octets");
         }
         settingsReceived = true;
+        // Applied and acknowledged under the write lock: no DATA relying on a new value (a larger window, larger
+        // frames) can reach the peer before our ACK, the point from which it may count on the new values (6.5.3).
+        synchronized (writeLock) {
+            applySettings(a, off, length);
+            putFrameHeader(0, SETTINGS, ACK, 0);
+            flushOut();
+        }
+    }
+
+    private void applySettings(byte[] a, int off, int length) throws Http2Exception {
         synchronized (this) {
             for (int p = off; p < off + length; p += 6) {
                 int id = ((a[p] & 0xff) << 8) | (a[p + 1] & 0xff);
@@ -741,10 +751,6 @@ final class Http2Connection implements Runnable {
                 }
             }
             notifyAll();
-        }
-        synchronized (writeLock) {
-            putFrameHeader(0, SETTINGS, ACK, 0);
-            flushOut();
         }
     }
 

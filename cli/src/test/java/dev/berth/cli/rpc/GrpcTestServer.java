@@ -47,6 +47,10 @@ final class GrpcTestServer implements AutoCloseable {
     };
 
     static {
+        quietNetty();
+    }
+
+    static void quietNetty() {
         for (java.util.logging.Logger l : QUIET) {
             l.setLevel(java.util.logging.Level.SEVERE);
         }
