@@ -16,8 +16,8 @@ import java.util.HashMap;
  *
  * <p>Three locks, always taken in this order: a stream's monitor, then {@link #writeLock} (the socket's write side,
  * stream ids, the frames' order), then this connection's monitor (windows, settings, the stream table). Whoever
- * holds this monitor takes no other lock, and nothing waits on a lock while holding the write lock, so a thread
- * blocked on flow control never stops another thread's frames.
+ * holds this monitor takes no other lock, and no thread waits for flow-control credit while holding the write
+ * lock, so a sender blocked on a window never stops another stream's frames.
  */
 final class Http2Connection implements Runnable {
 
