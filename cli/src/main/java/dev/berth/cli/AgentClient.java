@@ -15,6 +15,10 @@ final class AgentClient implements AutoCloseable {
 
     static final String NAMESPACE_HEADER = "containerd-namespace";
 
+    /** BERTH_TRACE=1: each call's path and time on stderr, from the JVM's start, for finding where a command waits. */
+    private static final boolean TRACE = "1".equals(System.getenv("BERTH_TRACE"));
+    private static final long STARTED = System.nanoTime();
+
     private final UnixChannel channel;
 
     AgentClient(String address, String namespace) {
@@ -22,22 +26,37 @@ final class AgentClient implements AutoCloseable {
         if (!Files.exists(socket)) {
             throw new CliException("cannot connect to the node agent: " + address + " does not exist; is the agent running? (start it with bin/berth-up)");
         }
+        long t = System.nanoTime();
         try {
             channel = UnixChannel.open(socket, Map.of(NAMESPACE_HEADER, namespace));
+            if (TRACE) trace("connect " + socket, t);
         } catch (IOException e) {
             throw new CliException("the node agent is unavailable (" + e.getMessage() + "); is it running?", 125);
         }
     }
 
     <Req, Resp> Resp call(Method<Req, Resp> method, Req request) {
-        return channel.call(method, request);
+        if (!TRACE) return channel.call(method, request);
+        long t = System.nanoTime();
+        try {
+            return channel.call(method, request);
+        } finally {
+            trace(method.path(), t);
+        }
     }
 
     <Req, Resp> Resp call(Method<Req, Resp> method, Req request, Duration timeout) {
-        return channel.call(method, request, timeout);
+        if (!TRACE) return channel.call(method, request, timeout);
+        long t = System.nanoTime();
+        try {
+            return channel.call(method, request, timeout);
+        } finally {
+            trace(method.path(), t);
+        }
     }
 
     <Req, Resp> ResponseStream<Resp> stream(Method<Req, Resp> method, Req request) {
+        if (TRACE) trace(method.path() + " (stream opened)", System.nanoTime());
         return channel.stream(method, request);
     }
 
@@ -48,5 +67,12 @@ final class AgentClient implements AutoCloseable {
     @Override
     public void close() {
         channel.close();
+        if (TRACE) trace("closed", System.nanoTime());
+    }
+
+    /** One trace line: milliseconds since the JVM's main began, and how long the step took. */
+    private static void trace(String what, long since) {
+        long now = System.nanoTime();
+        System.err.println("berth: trace: +" + (now - STARTED) / 1_000_000 + " ms  " + what + "  " + (now - since) / 1000 + " us");
     }
 }

@@ -1,6 +1,5 @@
 package dev.berth.cli;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.google.protobuf.ByteString;
 import dev.berth.api.services.images.v1.ArchiveChunk;
 import dev.berth.api.services.images.v1.DeleteImageRequest;
@@ -20,9 +19,12 @@ import dev.berth.cli.rpc.StreamingCall;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.apache.commons.cli.Options;
 
 /** {@code berth images pull | ls | rm | gc | inspect | tag | export | import}. */
@@ -166,21 +168,16 @@ final class ImagesCommand extends Verb.Group {
             try (AgentClient c = a.connect()) {
                 InspectImageResponse r = c.call(Rpcs.ImageTools.INSPECT, InspectImageRequest.newBuilder().setName(a.operand(0)).build());
                 ImageInfo i = r.getImage();
-                try (JsonGenerator g = Json.pretty(System.out)) {
-                    g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
-                    g.writeStartObject();
-                    g.writeStringField("name", i.getName());
-                    g.writeStringField("digest", i.getDigest());
-                    g.writeStringField("mediaType", i.getMediaType());
-                    g.writeNumberField("size", i.getSize());
-                    g.writeNumberField("unpackedSize", i.getUnpackedSize());
-                    g.writeStringField("chainId", i.getChainId());
-                    g.writeFieldName("manifest");
-                    Json.copy(g, r.getManifestJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                    g.writeFieldName("config");
-                    Json.copy(g, r.getConfigJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                    g.writeEndObject();
-                }
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("name", i.getName());
+                doc.put("digest", i.getDigest());
+                doc.put("mediaType", i.getMediaType());
+                doc.put("size", i.getSize());
+                doc.put("unpackedSize", i.getUnpackedSize());
+                doc.put("chainId", i.getChainId());
+                doc.put("manifest", Json.parse(r.getManifestJson().getBytes(StandardCharsets.UTF_8)));
+                doc.put("config", Json.parse(r.getConfigJson().getBytes(StandardCharsets.UTF_8)));
+                System.out.print(Json.pretty(doc));
                 System.out.println();
                 return 0;
             }

@@ -125,7 +125,8 @@ final class RunCommand extends Verb {
             SignalProxy.install(c, id);
             WaitResponse exit = c.call(Rpcs.Tasks.WAIT, WaitRequest.newBuilder().setContainerId(id).build());
             logs.join(10_000L); // the log stream ends once the agent has copied the last output
-            dev.berth.api.types.task.Process last = ContainerCommands.task(c, id);
+            // the OOM killer's SIGKILL shows as 137; only then is the verdict worth a call
+            dev.berth.api.types.task.Process last = exit.getExitStatus() == 137 ? ContainerCommands.task(c, id) : null;
             if (last != null && last.getOomKilled()) {
                 System.err.println("berth: the container was killed for exceeding its memory limit (OOM)");
             }
