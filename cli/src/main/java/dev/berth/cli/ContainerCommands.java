@@ -159,19 +159,19 @@ final class ContainerCommands {
             String since = a.value("since");
             boolean timestamps = a.flag("timestamps");
             String id = a.operand(0);
-            try (AgentClient c = a.connect()) {
-                int tailLines = 0;
-                long sinceNanos = since == null ? 0 : sinceNanos(since);
-                if (!tail.equals("all")) {
-                    try {
-                        tailLines = Integer.parseInt(tail);
-                    } catch (NumberFormatException e) {
-                        throw new Args.UsageException("--tail '" + tail + "' must be a number of lines or 'all'");
-                    }
-                    if (tailLines < 0) throw new Args.UsageException("--tail must not be negative");
-                    // none of what is stored: only what comes from now on
-                    if (tailLines == 0) sinceNanos = Math.max(sinceNanos, System.currentTimeMillis() * 1_000_000L);
+            int tailLines = 0;
+            long sinceNanos = since == null ? 0 : sinceNanos(since);
+            if (!tail.equals("all")) {
+                try {
+                    tailLines = Integer.parseInt(tail);
+                } catch (NumberFormatException e) {
+                    throw new Args.UsageException("--tail '" + tail + "' must be a number of lines or 'all'");
                 }
+                if (tailLines < 0) throw new Args.UsageException("--tail must not be negative");
+                // none of what is stored: only what comes from now on
+                if (tailLines == 0) sinceNanos = Math.max(sinceNanos, System.currentTimeMillis() * 1_000_000L);
+            }
+            try (AgentClient c = a.connect()) {
                 ResponseStream<LogChunk> it = c.stream(Rpcs.Logs.READ, ReadLogsRequest.newBuilder().setContainerId(id).setFollow(follow).setTailBytes(tailBytes)
                         .setTailLines(tailLines).setSinceUnixNanos(sinceNanos).build());
                 boolean lineStart = true;
