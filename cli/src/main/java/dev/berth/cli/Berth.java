@@ -91,8 +91,8 @@ public final class Berth {
             if (first.startsWith("-") && first.length() > 1) return usage(path, "Unrecognized option: " + first);
         }
         int n = line.getArgList().size();
-        if (n < verb.minOperands()) return usage(path, "'berth " + path + "' needs " + verb.operands);
-        if (n > verb.maxOperands()) return usage(path, "'berth " + path + "' takes " + verb.operands + ", not " + String.join(" ", line.getArgList()));
+        if (n < verb.minOperands) return usage(path, "'berth " + path + "' needs " + verb.operands);
+        if (n > verb.maxOperands) return usage(path, "'berth " + path + "' takes " + verb.operands + ", not " + String.join(" ", line.getArgList()));
         if (line.hasOption("address")) address = line.getOptionValue("address");
         if (line.hasOption("namespace")) namespace = line.getOptionValue("namespace");
         try {

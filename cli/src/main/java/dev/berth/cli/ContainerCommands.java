@@ -68,17 +68,12 @@ final class ContainerCommands {
 
     static final class Ps extends Verb {
         Ps() {
-            super("ps", "", "List containers (running ones; -a for all).");
+            super("ps", "", 0, 0, "List containers (running ones; -a for all).");
         }
 
         @Override
         void options(Options o) {
             o.addOption(flag("a", "all", "Show all containers, not only running ones."));
-        }
-
-        @Override
-        int maxOperands() {
-            return 0;
         }
 
         @Override
@@ -129,7 +124,7 @@ final class ContainerCommands {
 
     static final class Logs extends Verb {
         Logs() {
-            super("logs", "CONTAINER", "Print a container's output.");
+            super("logs", "CONTAINER", 1, 1, "Print a container's output.");
         }
 
         @Override
@@ -139,16 +134,6 @@ final class ContainerCommands {
             o.addOption(value(null, "tail", "N", "Only the last N lines (default all; 0: none, with -f only new output)."));
             o.addOption(value(null, "since", "TIME", "Only output since a time: RFC 3339 (2026-11-28T07:00:00Z) or a duration ago (30s, 5m, 2h)."));
             o.addOption(flag("t", "timestamps", "Prefix each line with the time it was written."));
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
-        }
-
-        @Override
-        int maxOperands() {
-            return 1;
         }
 
         @Override
@@ -217,13 +202,9 @@ final class ContainerCommands {
     /** A verb on one or more containers named on the command line. */
     abstract static class OnContainers extends Verb {
         OnContainers(String name, String summary) {
-            super(name, "CONTAINER...", summary);
+            super(name, "CONTAINER...", 1, ANY, summary);
         }
 
-        @Override
-        int minOperands() {
-            return 1;
-        }
     }
 
     /** stop and restart: which containers, and the grace between SIGTERM and SIGKILL; what follows the stop. */

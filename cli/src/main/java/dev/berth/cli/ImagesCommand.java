@@ -41,22 +41,12 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Pull extends Verb {
         Pull() {
-            super("pull", "REF", "Pull an image from a registry and unpack it.");
+            super("pull", "REF", 1, 1, "Pull an image from a registry and unpack it.");
         }
 
         @Override
         void options(Options o) {
             o.addOption(value(null, "platform", "OS/ARCH[/VARIANT]", "The platform to pull (default: this node's)."));
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
-        }
-
-        @Override
-        int maxOperands() {
-            return 1;
         }
 
         @Override
@@ -83,12 +73,7 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Ls extends Verb {
         Ls() {
-            super("ls", "", "List images with digest and size.", "list");
-        }
-
-        @Override
-        int maxOperands() {
-            return 0;
+            super("ls", "", 0, 0, "List images with digest and size.", "list");
         }
 
         @Override
@@ -106,12 +91,7 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Rm extends Verb {
         Rm() {
-            super("rm", "REF...", "Remove images; content and snapshots nothing else uses are freed.", "remove");
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
+            super("rm", "REF...", 1, ANY, "Remove images; content and snapshots nothing else uses are freed.", "remove");
         }
 
         @Override
@@ -129,12 +109,7 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Gc extends Verb {
         Gc() {
-            super("gc", "", "Remove content and snapshots no image or container uses.", "prune");
-        }
-
-        @Override
-        int maxOperands() {
-            return 0;
+            super("gc", "", 0, 0, "Remove content and snapshots no image or container uses.", "prune");
         }
 
         @Override
@@ -150,17 +125,7 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Inspect extends Verb {
         Inspect() {
-            super("inspect", "REF", "Print an image's sizes, manifest and config as JSON.");
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
-        }
-
-        @Override
-        int maxOperands() {
-            return 1;
+            super("inspect", "REF", 1, 1, "Print an image's sizes, manifest and config as JSON.");
         }
 
         @Override
@@ -186,17 +151,7 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Tag extends Verb {
         Tag() {
-            super("tag", "SOURCE TARGET", "Give an image on the node another name.");
-        }
-
-        @Override
-        int minOperands() {
-            return 2;
-        }
-
-        @Override
-        int maxOperands() {
-            return 2;
+            super("tag", "SOURCE TARGET", 2, 2, "Give an image on the node another name.");
         }
 
         @Override
@@ -211,17 +166,12 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Export extends Verb {
         Export() {
-            super("export", "REF...", "Write images to a tar: an OCI image layout that docker load reads too.");
+            super("export", "REF...", 1, ANY, "Write images to a tar: an OCI image layout that docker load reads too.");
         }
 
         @Override
         void options(Options o) {
             o.addOption(value("o", "output", "FILE", "The archive to write ('-' for stdout); required."));
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
         }
 
         @Override
@@ -245,17 +195,7 @@ final class ImagesCommand extends Verb.Group {
 
     static final class Import extends Verb {
         Import() {
-            super("import", "FILE", "Load images from a tar (OCI image layout or docker save); FILE '-' reads stdin.");
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
-        }
-
-        @Override
-        int maxOperands() {
-            return 1;
+            super("import", "FILE", 1, 1, "Load images from a tar (OCI image layout or docker save); FILE '-' reads stdin.");
         }
 
         @Override

@@ -34,7 +34,7 @@ final class RunCommand extends Verb {
     static final String RUN_TYPE_URL = "types.berth.dev/RunRequest/v1";
 
     RunCommand() {
-        super("run", "IMAGE [COMMAND] [ARG...]", "Run a command in a new container.");
+        super("run", "IMAGE [COMMAND] [ARG...]", 1, ANY, "Run a command in a new container.");
     }
 
     @Override
@@ -69,11 +69,6 @@ final class RunCommand extends Verb {
     @Override
     boolean optionsEndAtFirstOperand() {
         return true;
-    }
-
-    @Override
-    int minOperands() {
-        return 1;
     }
 
     @Override

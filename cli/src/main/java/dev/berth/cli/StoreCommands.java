@@ -37,12 +37,7 @@ final class StoreCommands {
 
         static final class Ls extends Verb {
             Ls() {
-                super("ls", "", "List snapshots: layer chains (committed) and containers' (active).", "list");
-            }
-
-            @Override
-            int maxOperands() {
-                return 0;
+                super("ls", "", 0, 0, "List snapshots: layer chains (committed) and containers' (active).", "list");
             }
 
             @Override
@@ -61,7 +56,7 @@ final class StoreCommands {
 
         static final class Usage extends Verb {
             Usage() {
-                super("usage", "[KEY...]", "Disk used by each snapshot's own layer (or the ones named).");
+                super("usage", "[KEY...]", 0, ANY, "Disk used by each snapshot's own layer (or the ones named).");
             }
 
             @Override
@@ -84,12 +79,7 @@ final class StoreCommands {
 
         static final class Rm extends Verb {
             Rm() {
-                super("rm", "KEY...", "Remove snapshots nothing builds on.", "remove");
-            }
-
-            @Override
-            int minOperands() {
-                return 1;
+                super("rm", "KEY...", 1, ANY, "Remove snapshots nothing builds on.", "remove");
             }
 
             @Override
@@ -117,12 +107,7 @@ final class StoreCommands {
 
         static final class Ls extends Verb {
             Ls() {
-                super("ls", "", "List blobs with their sizes.", "list");
-            }
-
-            @Override
-            int maxOperands() {
-                return 0;
+                super("ls", "", 0, 0, "List blobs with their sizes.", "list");
             }
 
             @Override
@@ -141,12 +126,7 @@ final class StoreCommands {
 
         static final class Rm extends Verb {
             Rm() {
-                super("rm", "DIGEST...", "Remove blobs no image uses.", "remove");
-            }
-
-            @Override
-            int minOperands() {
-                return 1;
+                super("rm", "DIGEST...", 1, ANY, "Remove blobs no image uses.", "remove");
             }
 
             @Override

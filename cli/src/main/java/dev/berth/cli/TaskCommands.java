@@ -46,7 +46,7 @@ final class TaskCommands {
 
     static final class Exec extends Verb {
         Exec() {
-            super("exec", "CONTAINER COMMAND [ARG...]", "Run a command in a running container.");
+            super("exec", "CONTAINER COMMAND [ARG...]", 2, ANY, "Run a command in a running container.");
         }
 
         @Override
@@ -61,11 +61,6 @@ final class TaskCommands {
         @Override
         boolean optionsEndAtFirstOperand() {
             return true;
-        }
-
-        @Override
-        int minOperands() {
-            return 2;
         }
 
         @Override
@@ -84,22 +79,12 @@ final class TaskCommands {
 
     static final class Attach extends Verb {
         Attach() {
-            super("attach", "CONTAINER", "Attach to a running container's stdio (its output from now on).");
+            super("attach", "CONTAINER", 1, 1, "Attach to a running container's stdio (its output from now on).");
         }
 
         @Override
         void options(Options o) {
             o.addOption(flag(null, "no-stdin", "Do not send stdin."));
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
-        }
-
-        @Override
-        int maxOperands() {
-            return 1;
         }
 
         @Override
@@ -178,17 +163,7 @@ final class TaskCommands {
 
     static final class Top extends Verb {
         Top() {
-            super("top", "CONTAINER", "List a container's processes.");
-        }
-
-        @Override
-        int minOperands() {
-            return 1;
-        }
-
-        @Override
-        int maxOperands() {
-            return 1;
+            super("top", "CONTAINER", 1, 1, "List a container's processes.");
         }
 
         @Override
@@ -212,7 +187,7 @@ final class TaskCommands {
 
     static final class Stats extends Verb {
         Stats() {
-            super("stats", "[CONTAINER...]", "CPU, memory, pids and I/O of running containers (one sample).");
+            super("stats", "[CONTAINER...]", 0, ANY, "CPU, memory, pids and I/O of running containers (one sample).");
         }
 
         @Override

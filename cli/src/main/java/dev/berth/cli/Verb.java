@@ -8,17 +8,25 @@ import org.apache.commons.cli.Options;
  * operands, and what it runs. Only the verb a user typed has its options built, so a command pays for itself alone.
  */
 abstract class Verb {
+    /** No upper bound on the operands. */
+    static final int ANY = Integer.MAX_VALUE;
+
     final String name;
     final String operands;
+    final int minOperands;
+    final int maxOperands;
     final String summary;
     final String[] aliases;
 
     /**
      * @param operands the operands' synopsis for the usage line, e.g. {@code "IMAGE [COMMAND] [ARG...]"}
+     * @param minOperands the fewest operands it needs; {@code maxOperands} the most it takes ({@link #ANY}: no limit)
      */
-    Verb(String name, String operands, String summary, String... aliases) {
+    Verb(String name, String operands, int minOperands, int maxOperands, String summary, String... aliases) {
         this.name = name;
         this.operands = operands;
+        this.minOperands = minOperands;
+        this.maxOperands = maxOperands;
         this.summary = summary;
         this.aliases = aliases;
     }
@@ -30,16 +38,6 @@ abstract class Verb {
     /** Whether options end at the first operand: in {@code run IMAGE sh -c x} the {@code -c} is the container's. */
     boolean optionsEndAtFirstOperand() {
         return false;
-    }
-
-    /** The fewest operands this verb needs. */
-    int minOperands() {
-        return 0;
-    }
-
-    /** The most operands it takes ({@link Integer#MAX_VALUE}: no limit). */
-    int maxOperands() {
-        return Integer.MAX_VALUE;
     }
 
     /** Runs the verb; its exit code. */
@@ -67,7 +65,7 @@ abstract class Verb {
     /** A verb with verbs of its own ({@code images pull}, {@code snapshots ls}). */
     abstract static class Group extends Verb {
         Group(String name, String summary, String... aliases) {
-            super(name, "COMMAND", summary, aliases);
+            super(name, "COMMAND", 1, ANY, summary, aliases);
         }
 
         /** Its verbs, newly made. */

@@ -6,12 +6,7 @@ import dev.berth.api.services.version.v1.VersionResponse;
 /** {@code berth version}: the client's version and the node agent's, as {@code ctr version} prints them. */
 final class VersionCommand extends Verb {
     VersionCommand() {
-        super("version", "", "Print the client's and the node agent's versions.");
-    }
-
-    @Override
-    int maxOperands() {
-        return 0;
+        super("version", "", 0, 0, "Print the client's and the node agent's versions.");
     }
 
     @Override
