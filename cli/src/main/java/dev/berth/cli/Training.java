@@ -51,7 +51,44 @@ final class Training {
             System.setErr(err);
         }
         int loaded = loadAll();
-        out.println("training: loaded " + loaded + " classes");
+        int messages = exerciseMessages();
+        out.println("training: loaded " + loaded + " classes, encoded and decoded " + messages + " message types");
+    }
+
+    /**
+     * Encodes and decodes every message type the CLI's RPCs carry, nested ones too: protobuf-lite builds each type's
+     * schema by reflection the first time it meets it (a real {@code run --rm} in training saved 11 ms of CPU per run,
+     * mostly that), and verbs the training cannot run harmlessly (run, exec, rm) still find theirs built.
+     */
+    private static int exerciseMessages() {
+        java.util.Set<Class<?>> seen = new java.util.HashSet<>();
+        for (Class<?> holder : Rpcs.class.getDeclaredClasses()) {
+            for (java.lang.reflect.Field f : holder.getDeclaredFields()) {
+                if (f.getType() != dev.berth.cli.rpc.Method.class) continue;
+                if (f.getGenericType() instanceof java.lang.reflect.ParameterizedType t) {
+                    for (java.lang.reflect.Type arg : t.getActualTypeArguments()) exercise(arg, seen);
+                }
+            }
+        }
+        return seen.size();
+    }
+
+    /** {@code type}'s default instance encoded and parsed back, then the same for its message-typed fields. */
+    private static void exercise(java.lang.reflect.Type type, java.util.Set<Class<?>> seen) {
+        if (type instanceof java.lang.reflect.ParameterizedType p) {
+            for (java.lang.reflect.Type arg : p.getActualTypeArguments()) exercise(arg, seen); // lists and maps of messages
+            return;
+        }
+        if (!(type instanceof Class<?> c) || !com.google.protobuf.GeneratedMessageLite.class.isAssignableFrom(c) || !seen.add(c)) return;
+        try {
+            com.google.protobuf.MessageLite m = (com.google.protobuf.MessageLite) c.getMethod("getDefaultInstance").invoke(null);
+            m.getParserForType().parseFrom(m.toByteArray());
+        } catch (ReflectiveOperationException | IOException | RuntimeException e) {
+            return; // not a generated message after all: nothing to build
+        }
+        for (java.lang.reflect.Field f : c.getDeclaredFields()) {
+            if (!java.lang.reflect.Modifier.isStatic(f.getModifiers())) exercise(f.getGenericType(), seen);
+        }
     }
 
     /** Loads the CLI's own classes (and initialises the RPC holders, whose parsers name the response messages). */
