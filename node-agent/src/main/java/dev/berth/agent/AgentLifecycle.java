@@ -61,7 +61,7 @@ public class AgentLifecycle {
                 + (e.execId() == null ? "" : " exec " + e.execId())
                 + (e.exit() == null ? "" : " exit " + e.exit().exitCode()) + (e.oomKilled() ? " (OOM-killed)" : "")));
         server = new AgentGrpcServer(agent, Path.of(config.socket()), config.maxConcurrentCalls());
-        FirstPullReadiness.startInBackground();
+        FirstUseReadiness.startInBackground();
         LOG.info("node agent serving on unix://" + config.socket() + " (root " + root + ", state " + config.state() + ", shim " + shim + ")");
     }
 
