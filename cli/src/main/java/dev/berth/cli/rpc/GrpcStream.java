@@ -1,20 +1,17 @@
 package dev.berth.cli.rpc;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.NoSuchElementException;
 
 /**
- * One call on one HTTP/2 stream: the gRPC side of it. The reader thread feeds it frames (deframing the
- * length-prefixed messages and reading the status from the trailers); the application takes messages and sends.
+ * One call on one HTTP/2 stream: the gRPC side of it. The reader thread feeds it frames (its {@link MessageDeframer}
+ * cuts the body into messages, {@link ResponseHeaders} reads the status from the trailers); the application takes
+ * messages and sends.
  * Serves every call shape: a unary call is a stream whose one message is awaited with a deadline.
  */
 final class GrpcStream<Req, Resp> implements StreamingCall<Req, Resp>, ResponseStream<Resp> {
-
-    /** Inbound messages larger than this fail the call with RESOURCE_EXHAUSTED. */
-    static final int MAX_MESSAGE = 64 << 20;
 
     private final Http2Connection conn;
     private final Method<Req, Resp> method;
@@ -36,11 +33,8 @@ final class GrpcStream<Req, Resp> implements StreamingCall<Req, Resp>, ResponseS
     /** Keeps one stream's messages whole and in order when several threads send. */
     private final Object sendLock = new Object();
 
-    // Deframing state, reader thread only.
-    private final byte[] prefix = new byte[5];
-    private int prefixLength;
-    private byte[] message;      // the message being assembled, or null while reading a prefix
-    private int messageLength;
+    // Reader thread only.
+    private final MessageDeframer deframer = new MessageDeframer();
     private boolean headersReceived;
     private int httpStatus;
 
@@ -295,45 +289,14 @@ final class GrpcStream<Req, Resp> implements StreamingCall<Req, Resp>, ResponseS
                 why = "the node agent sent DATA before response headers";
             } else {
                 held += length;
-                int p = off;
-                int end = off + length;
-                while (p < end && error == null) {
-                    if (message == null) {
-                        int n = Math.min(5 - prefixLength, end - p);
-                        System.arraycopy(a, p, prefix, prefixLength, n);
-                        prefixLength += n;
-                        p += n;
-                        if (prefixLength < 5) {
-                            break;
-                        }
-                        long size = ((prefix[1] & 0xffL) << 24) | ((prefix[2] & 0xff) << 16) | ((prefix[3] & 0xff) << 8) | (prefix[4] & 0xff);
-                        if (prefix[0] == 1) {
-                            error = Code.INTERNAL;
-                            why = "the node agent sent a compressed message, which we never asked for";
-                        } else if (prefix[0] != 0) {
-                            error = Code.INTERNAL;
-                            why = "invalid gRPC message flag " + (prefix[0] & 0xff);
-                        } else if (size > MAX_MESSAGE) {
-                            error = Code.RESOURCE_EXHAUSTED;
-                            why = "response message of " + size + " bytes exceeds the limit of " + MAX_MESSAGE + " bytes";
-                        } else {
-                            message = new byte[(int) size];
-                            messageLength = 0;
-                        }
-                        if (error != null) {
-                            break;
-                        }
-                    }
-                    int n = Math.min(message.length - messageLength, end - p);
-                    System.arraycopy(a, p, message, messageLength, n);
-                    messageLength += n;
-                    p += n;
-                    if (messageLength == message.length) {
-                        queue.add(message);
-                        message = null;
-                        prefixLength = 0;
-                        notifyAll();
-                    }
+                int before = queue.size();
+                RpcException bad = deframer.feed(a, off, length, queue);
+                if (bad != null) {
+                    error = bad.code();
+                    why = bad.description();
+                }
+                if (queue.size() > before) {
+                    notifyAll();
                 }
                 if (queue.isEmpty()) {
                     credit += held;
@@ -355,31 +318,16 @@ final class GrpcStream<Req, Resp> implements StreamingCall<Req, Resp>, ResponseS
 
     /** A complete header block: response headers, trailers, or both in one (trailers-only). */
     void onHeaders(ArrayList<String> fields, boolean endStream) {
-        String status = null;
-        String contentType = null;
-        String grpcStatus = null;
-        String grpcMessage = null;
-        for (int i = 0; i + 1 < fields.size(); i += 2) {
-            String name = fields.get(i);
-            if (name.equals(":status")) {
-                status = fields.get(i + 1);
-            } else if (name.equals("content-type")) {
-                contentType = fields.get(i + 1);
-            } else if (name.equals("grpc-status")) {
-                grpcStatus = fields.get(i + 1);
-            } else if (name.equals("grpc-message")) {
-                grpcMessage = fields.get(i + 1);
-            }
-        }
+        ResponseHeaders h = ResponseHeaders.of(fields);
         if (!headersReceived) {
             headersReceived = true;
-            httpStatus = parseInt(status);
+            httpStatus = h.httpStatus();
             if (!endStream) {
                 if (httpStatus != 200) {
-                    protocolViolation(Http2Exception.CANCEL, httpCode(httpStatus), status == null
-                            ? "the node agent's response has no :status" : "the node agent answered HTTP status " + status);
-                } else if (contentType == null || !contentType.startsWith("application/grpc")) {
-                    protocolViolation(Http2Exception.CANCEL, Code.UNKNOWN, "the node agent answered content-type " + contentType + ", not gRPC");
+                    protocolViolation(Http2Exception.CANCEL, ResponseHeaders.httpCode(httpStatus), h.status == null
+                            ? "the node agent's response has no :status" : "the node agent answered HTTP status " + h.status);
+                } else if (!h.isGrpc()) {
+                    protocolViolation(Http2Exception.CANCEL, Code.UNKNOWN, "the node agent answered content-type " + h.contentType + ", not gRPC");
                 }
                 return;
             }
@@ -390,18 +338,18 @@ final class GrpcStream<Req, Resp> implements StreamingCall<Req, Resp>, ResponseS
         // Trailers (or trailers-only): the call's status.
         conn.remoteEnded(this);
         Code c;
-        String why = grpcMessage != null ? percentDecode(grpcMessage) : null;
-        int value = parseInt(grpcStatus);
+        String why = h.message();
+        int value = h.grpcStatusValue();
         if (value >= 0) {
             c = Code.of(value);
         } else if (httpStatus != 200) {
-            c = httpCode(httpStatus);
-            why = "the node agent answered HTTP status " + status + " without a gRPC status";
+            c = ResponseHeaders.httpCode(httpStatus);
+            why = "the node agent answered HTTP status " + h.status + " without a gRPC status";
         } else {
             c = Code.UNKNOWN;
             why = "the node agent's response has no grpc-status";
         }
-        if (c == Code.OK && (message != null || prefixLength > 0)) {
+        if (c == Code.OK && deframer.midMessage()) {
             c = Code.INTERNAL;
             why = "the response of " + method.path() + " ended inside a message";
         }
@@ -423,75 +371,6 @@ final class GrpcStream<Req, Resp> implements StreamingCall<Req, Resp>, ResponseS
         if (finish(c, why, false)) {
             conn.writeReset(this, errorCode);
         }
-    }
-
-    // =====================================================================================================
-    // Small helpers
-    // =====================================================================================================
-
-    /** gRPC's mapping of HTTP status to a code, for responses that are not gRPC (a proxy, a wrong server). */
-    private static Code httpCode(int httpStatus) {
-        switch (httpStatus) {
-            case 400: return Code.INTERNAL;
-            case 401: return Code.UNAUTHENTICATED;
-            case 403: return Code.PERMISSION_DENIED;
-            case 404: return Code.UNIMPLEMENTED;
-            case 429: case 502: case 503: case 504: return Code.UNAVAILABLE;
-            default: return Code.UNKNOWN;
-        }
-    }
-
-    /** A non-negative decimal without sign, or -1. */
-    private static int parseInt(String s) {
-        if (s == null || s.isEmpty() || s.length() > 9) {
-            return -1;
-        }
-        int v = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            if (ch < '0' || ch > '9') {
-                return -1;
-            }
-            v = v * 10 + (ch - '0');
-        }
-        return v;
-    }
-
-    /** grpc-message is UTF-8, percent-encoded; broken escapes are kept as they are, as the spec allows. */
-    static String percentDecode(String s) {
-        boolean plain = true;
-        for (int i = 0; i < s.length() && plain; i++) {
-            char ch = s.charAt(i);
-            plain = ch != '%' && ch < 0x80;
-        }
-        if (plain) {
-            return s;
-        }
-        byte[] b = new byte[s.length()];
-        int n = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            if (ch == '%' && i + 2 < s.length() && hex(s.charAt(i + 1)) >= 0 && hex(s.charAt(i + 2)) >= 0) {
-                b[n++] = (byte) (hex(s.charAt(i + 1)) << 4 | hex(s.charAt(i + 2)));
-                i += 2;
-            } else {
-                b[n++] = (byte) ch;   // the field's octets, as HPACK gave them
-            }
-        }
-        return new String(b, 0, n, StandardCharsets.UTF_8);
-    }
-
-    private static int hex(char ch) {
-        if (ch >= '0' && ch <= '9') {
-            return ch - '0';
-        }
-        if (ch >= 'A' && ch <= 'F') {
-            return ch - 'A' + 10;
-        }
-        if (ch >= 'a' && ch <= 'f') {
-            return ch - 'a' + 10;
-        }
-        return -1;
     }
 
     private static String seconds(long nanos) {

@@ -11,15 +11,16 @@ import java.util.ArrayList;
 import java.util.HashMap;
 
 /**
- * One HTTP/2 client connection (RFC 9113, prior knowledge, cleartext) on a unix socket: framing, settings, flow
- * control in both directions, and one daemon reader thread that demultiplexes frames to {@link GrpcStream}s.
+ * One HTTP/2 client connection (RFC 9113, prior knowledge, cleartext) on a unix socket: its state (streams,
+ * settings, flow control in both directions) and every frame we write. Its {@link FrameReader} thread parses what
+ * the server sends and hands each change of state to the methods under "What the server sent".
  *
  * <p>Three locks, always taken in this order: a stream's monitor, then {@link #writeLock} (the socket's write side,
  * stream ids, the frames' order), then this connection's monitor (windows, settings, the stream table). Whoever
  * holds this monitor takes no other lock, and no thread waits for flow-control credit while holding the write
  * lock, so a sender blocked on a window never stops another stream's frames.
  */
-final class Http2Connection implements Runnable {
+final class Http2Connection {
 
     // Frame types and flags (RFC 9113 6).
     static final int DATA = 0x0, HEADERS = 0x1, PRIORITY = 0x2, RST_STREAM = 0x3, SETTINGS = 0x4, PUSH_PROMISE = 0x5,
@@ -32,15 +33,13 @@ final class Http2Connection implements Runnable {
     /** The frame size and HPACK table size we accept: the protocol defaults, so we need not announce them. */
     static final int MAX_FRAME = 16384;
     static final int HEADER_TABLE_SIZE = 4096;
-    /** A header block larger than this is refused (responses carry a few hundred octets). */
-    private static final int MAX_HEADER_BLOCK = 1 << 20;
     /** Our DATA frames carry at most this much, whatever larger MAX_FRAME_SIZE the peer allows. */
     private static final int MAX_OUT_PAYLOAD = 65536;
-    private static final int DEFAULT_WINDOW = 65535;
+    static final int DEFAULT_WINDOW = 65535;
 
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
 
-    private final SocketChannel channel;
+    final SocketChannel channel;
     final Path socket;
 
     // ---- write side, guarded by writeLock ----
@@ -63,15 +62,6 @@ final class Http2Connection implements Runnable {
     private Code failCode;                    // set once: the connection is finished
     private String failMessage;
     private volatile int lastOpened;          // the highest stream id we opened, for the reader's idle-stream checks
-
-    // ---- read side, reader thread only ----
-    private final ByteBuffer in = ByteBuffer.allocate(4 * (MAX_FRAME + 9));
-    private final Hpack decoder = new Hpack(HEADER_TABLE_SIZE);
-    private boolean settingsReceived;
-    private int blockStream;                  // the stream whose header block awaits CONTINUATION frames; 0: none
-    private boolean blockEndStream;
-    private byte[] block = new byte[1024];
-    private int blockLength;
 
     private Http2Connection(SocketChannel channel, Path socket) {
         this.channel = channel;
@@ -96,7 +86,7 @@ final class Http2Connection implements Runnable {
             c.putFrameHeader(4, WINDOW_UPDATE, 0, 0);
             c.out.putInt(CONNECTION_WINDOW - DEFAULT_WINDOW);
         }
-        Thread reader = new Thread(c, "berth-rpc-reader");
+        Thread reader = new Thread(new FrameReader(c), "berth-rpc-reader");
         reader.setDaemon(true);
         reader.start();
         return c;
@@ -470,239 +460,48 @@ final class Http2Connection implements Runnable {
     }
 
     // =====================================================================================================
-    // The reader thread
+    // What the server sent (called by the reader thread, FrameReader, after it has checked the frame)
     // =====================================================================================================
 
-    @Override
-    public void run() {
-        try {
-            in.flip();   // empty, ready for reading
-            while (true) {
-                readFrame();
-            }
-        } catch (Http2Exception e) {
-            // Our peer broke the protocol: tell it why, then give up the connection.
-            try {
-                byte[] debug = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
-                synchronized (writeLock) {
-                    if (!isFailed()) {
-                        putFrameHeader(8 + debug.length, GOAWAY, 0, 0);
-                        out.putInt(0).putInt(e.errorCode).put(debug);
-                        flushOut();
-                    }
-                }
-            } catch (IOException | RuntimeException ignored) {
-                // closing anyway
-            }
-            fail(Code.INTERNAL, "HTTP/2 protocol error from the node agent (" + Http2Exception.name(e.errorCode) + "): " + e.getMessage());
-        } catch (IOException e) {
-            String reason;
-            synchronized (this) {
-                reason = goAwayReason;
-            }
-            fail(Code.UNAVAILABLE, "connection to the node agent closed (" + socket + ")"
-                    + (reason != null ? " after GOAWAY (" + reason + ")" : "")
-                    + (e instanceof EOFException ? "" : ": " + e.getMessage()));
-        } catch (RuntimeException | Error e) {
-            fail(Code.INTERNAL, "the connection to the node agent failed: " + e);
-            throw e;
-        }
-    }
-
-    /** Makes n bytes available in {@link #in} from its position. */
-    private void ensure(int n) throws IOException {
-        if (in.remaining() >= n) {
-            return;
-        }
-        in.compact();
-        while (in.position() < n) {
-            if (channel.read(in) < 0) {
-                throw new EOFException();
-            }
-        }
-        in.flip();
-    }
-
-    private void readFrame() throws IOException {
-        ensure(9);
-        byte[] a = in.array();
-        int p = in.position();
-        int length = ((a[p] & 0xff) << 16) | ((a[p + 1] & 0xff) << 8) | (a[p + 2] & 0xff);
-        int type = a[p + 3] & 0xff;
-        int flags = a[p + 4] & 0xff;
-        int streamId = readInt(a, p + 5) & 0x7fffffff;   // the reserved bit is ignored
-        if (length > MAX_FRAME) {
-            throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "frame of " + length + " octets exceeds our MAX_FRAME_SIZE " + MAX_FRAME);
-        }
-        ensure(9 + length);
-        p = in.position();   // ensure() may have compacted the buffer
-        in.position(p + 9 + length);
-        if (!settingsReceived && type != SETTINGS) {
-            throw new Http2Exception(Http2Exception.PROTOCOL_ERROR, "the server's first frame is not SETTINGS (type " + type + ")");
-        }
-        if (blockStream != 0 && (type != CONTINUATION || streamId != blockStream)) {
-            throw new Http2Exception(Http2Exception.PROTOCOL_ERROR, "frame type " + type + " inside the header block of stream " + blockStream);
-        }
-        int off = p + 9;
-        switch (type) {
-            case DATA: onData(flags, streamId, a, off, length); break;
-            case HEADERS: onHeaders(flags, streamId, a, off, length); break;
-            case PRIORITY: if (streamId == 0) { throw protocolError("PRIORITY on stream 0"); } break;
-            case RST_STREAM: onRstStream(streamId, a, off, length); break;
-            case SETTINGS: onSettings(flags, streamId, a, off, length); break;
-            case PUSH_PROMISE: throw protocolError("PUSH_PROMISE although we disabled push");
-            case PING: onPing(flags, streamId, a, off, length); break;
-            case GOAWAY: onGoAway(streamId, a, off, length); break;
-            case WINDOW_UPDATE: onWindowUpdate(streamId, a, off, length); break;
-            case CONTINUATION: onContinuation(flags, streamId, a, off, length); break;
-            default: break;   // unknown frame types are ignored (RFC 9113 4.1)
-        }
-    }
-
-    private static int readInt(byte[] a, int p) {
-        return ((a[p] & 0xff) << 24) | ((a[p + 1] & 0xff) << 16) | ((a[p + 2] & 0xff) << 8) | (a[p + 3] & 0xff);
-    }
-
-    private static Http2Exception protocolError(String message) {
-        return new Http2Exception(Http2Exception.PROTOCOL_ERROR, message);
-    }
-
     /** The stream a frame is for; null if it is closed (frames may still be in flight). Idle ids are an error. */
-    private GrpcStream<?, ?> stream(int streamId, String frame) throws Http2Exception {
+    GrpcStream<?, ?> stream(int streamId, String frame) throws Http2Exception {
         if (streamId == 0) {
-            throw protocolError(frame + " on stream 0");
+            throw FrameReader.protocolError(frame + " on stream 0");
         }
         GrpcStream<?, ?> s;
         synchronized (this) {
             s = streams.get(streamId);
         }
         if (s == null && ((streamId & 1) == 0 || streamId > lastOpened)) {
-            throw protocolError(frame + " on idle stream " + streamId);
+            throw FrameReader.protocolError(frame + " on idle stream " + streamId);
         }
         return s;
     }
 
-    private void onData(int flags, int streamId, byte[] a, int off, int length) throws IOException {
-        GrpcStream<?, ?> s = stream(streamId, "DATA");
-        int dataOff = off;
-        int dataLength = length;
-        if ((flags & PADDED) != 0) {
-            if (length < 1 || (a[off] & 0xff) > length - 1) {
-                throw protocolError("DATA padding exceeds the frame");
-            }
-            dataOff++;
-            dataLength -= 1 + (a[off] & 0xff);
-        }
-        boolean streamOverrun = false;
+    /**
+     * A DATA frame's payload of {@code length} octets (padding included) against our windows; whether it overran the
+     * stream's window (a stream error; the connection's is a connection error, thrown).
+     */
+    boolean received(GrpcStream<?, ?> s, int length) throws Http2Exception {
         synchronized (this) {
             recvWindow -= length;   // flow control counts the whole frame payload, padding included
             if (recvWindow < 0) {
                 throw new Http2Exception(Http2Exception.FLOW_CONTROL_ERROR, "the server overran the connection window");
             }
-            if (s != null) {
-                s.recvWindow -= length;
-                streamOverrun = s.recvWindow < 0;
+            if (s == null) {
+                return false;
             }
-        }
-        if (s == null) {
-            consumed(null, length);   // a stream we already finished: nobody will read this
-            return;
-        }
-        if (streamOverrun) {
-            consumed(null, length);
-            s.protocolViolation(Http2Exception.FLOW_CONTROL_ERROR, "the node agent overran the stream's flow-control window");
-            return;
-        }
-        s.onData(a, dataOff, dataLength, length - dataLength, (flags & END_STREAM) != 0);
-    }
-
-    private void onHeaders(int flags, int streamId, byte[] a, int off, int length) throws IOException {
-        if (streamId == 0) {
-            throw protocolError("HEADERS on stream 0");
-        }
-        int start = off;
-        int end = off + length;
-        if ((flags & PADDED) != 0) {
-            if (length < 1) {
-                throw protocolError("HEADERS too short for its padding");
-            }
-            end -= a[start] & 0xff;
-            start++;
-        }
-        if ((flags & PRIORITY_FLAG) != 0) {
-            start += 5;
-        }
-        if (start > end) {
-            throw protocolError("HEADERS padding or priority exceeds the frame");
-        }
-        blockLength = 0;
-        blockEndStream = (flags & END_STREAM) != 0;
-        appendBlock(a, start, end - start);
-        if ((flags & END_HEADERS) != 0) {
-            headerBlockDone(streamId);
-        } else {
-            blockStream = streamId;
+            s.recvWindow -= length;
+            return s.recvWindow < 0;
         }
     }
 
-    private void onContinuation(int flags, int streamId, byte[] a, int off, int length) throws IOException {
-        if (blockStream == 0) {
-            throw protocolError("CONTINUATION without a HEADERS frame before it");
-        }
-        appendBlock(a, off, length);
-        if ((flags & END_HEADERS) != 0) {
-            blockStream = 0;
-            headerBlockDone(streamId);
-        }
-    }
-
-    private void appendBlock(byte[] a, int off, int length) throws Http2Exception {
-        if (blockLength + length > MAX_HEADER_BLOCK) {
-            throw protocolError("header block larger than " + MAX_HEADER_BLOCK + " octets");
-        }
-        if (blockLength + length > block.length) {
-            block = java.util.Arrays.copyOf(block, Math.max(block.length * 2, blockLength + length));
-        }
-        System.arraycopy(a, off, block, blockLength, length);
-        blockLength += length;
-    }
-
-    private void headerBlockDone(int streamId) throws IOException {
-        // Decode even if nobody wants the headers: the HPACK table is the connection's.
-        ArrayList<String> fields = new ArrayList<>();
-        decoder.decode(block, 0, blockLength, fields);
-        GrpcStream<?, ?> s = stream(streamId, "HEADERS");
-        if (s != null) {
-            s.onHeaders(fields, blockEndStream);
-        }
-    }
-
-    private void onRstStream(int streamId, byte[] a, int off, int length) throws IOException {
-        if (length != 4) {
-            throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "RST_STREAM of " + length + " octets");
-        }
-        GrpcStream<?, ?> s = stream(streamId, "RST_STREAM");
-        if (s != null) {
-            s.onReset(readInt(a, off));
-        }
-    }
-
-    private void onSettings(int flags, int streamId, byte[] a, int off, int length) throws IOException {
-        if (streamId != 0) {
-            throw protocolError("SETTINGS on stream " + streamId);
-        }
-        if ((flags & ACK) != 0) {
-            if (length != 0) {
-                throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
-            }
-            return;
-        }
-        if (length % 6 != 0) {
-            throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "SETTINGS of " + length + " octets");
-        }
-        settingsReceived = true;
-        // Applied and acknowledged under the write lock: no DATA relying on a new value (a larger window, larger
-        // frames) can reach the peer before our ACK, the point from which it may count on the new values (6.5.3).
+    /**
+     * The server's SETTINGS: applied and acknowledged under the write lock, so no DATA relying on a new value (a
+     * larger window, larger frames) can reach the peer before our ACK, the point from which it may count on the new
+     * values (6.5.3).
+     */
+    void settingsArrived(byte[] a, int off, int length) throws IOException {
         synchronized (writeLock) {
             applySettings(a, off, length);
             putFrameHeader(0, SETTINGS, ACK, 0);
@@ -714,13 +513,13 @@ final class Http2Connection implements Runnable {
         synchronized (this) {
             for (int p = off; p < off + length; p += 6) {
                 int id = ((a[p] & 0xff) << 8) | (a[p + 1] & 0xff);
-                long value = readInt(a, p + 2) & 0xffffffffL;
+                long value = FrameReader.readInt(a, p + 2) & 0xffffffffL;
                 switch (id) {
                     case 0x1:   // HEADER_TABLE_SIZE: our encoder's table is empty and of size 0, whatever this is
                         break;
                     case 0x2:
                         if (value > 1) {
-                            throw protocolError("ENABLE_PUSH " + value);
+                            throw FrameReader.protocolError("ENABLE_PUSH " + value);
                         }
                         break;
                     case 0x3:
@@ -742,7 +541,7 @@ final class Http2Connection implements Runnable {
                         break;
                     case 0x5:
                         if (value < MAX_FRAME || value > 0xffffff) {
-                            throw protocolError("MAX_FRAME_SIZE " + value);
+                            throw FrameReader.protocolError("MAX_FRAME_SIZE " + value);
                         }
                         peerMaxFrame = (int) value;
                         break;
@@ -754,35 +553,17 @@ final class Http2Connection implements Runnable {
         }
     }
 
-    private void onPing(int flags, int streamId, byte[] a, int off, int length) throws IOException {
-        if (streamId != 0) {
-            throw protocolError("PING on stream " + streamId);
-        }
-        if (length != 8) {
-            throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "PING of " + length + " octets");
-        }
-        if ((flags & ACK) == 0) {
-            synchronized (writeLock) {
-                putFrameHeader(8, PING, ACK, 0);
-                out.put(a, off, 8);
-                flushOut();
-            }
+    /** A PING to answer. */
+    void pingArrived(byte[] a, int off) throws IOException {
+        synchronized (writeLock) {
+            putFrameHeader(8, PING, ACK, 0);
+            out.put(a, off, 8);
+            flushOut();
         }
     }
 
-    private void onGoAway(int streamId, byte[] a, int off, int length) throws IOException {
-        if (streamId != 0) {
-            throw protocolError("GOAWAY on stream " + streamId);
-        }
-        if (length < 8) {
-            throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "GOAWAY of " + length + " octets");
-        }
-        int lastStreamId = readInt(a, off) & 0x7fffffff;
-        int errorCode = readInt(a, off + 4);
-        String reason = Http2Exception.name(errorCode);
-        if (length > 8) {
-            reason = reason + ": " + new String(a, off + 8, length - 8, StandardCharsets.UTF_8);
-        }
+    /** GOAWAY: no new streams; those above the last one the server accepted were never processed. */
+    void goAwayArrived(int lastStreamId, String reason) {
         ArrayList<GrpcStream<?, ?>> refused = new ArrayList<>();
         synchronized (this) {
             goAway = true;
@@ -794,21 +575,17 @@ final class Http2Connection implements Runnable {
             }
             notifyAll();
         }
-        // Streams above the last one the server accepted were never processed.
         for (int i = 0; i < refused.size(); i++) {
             GrpcStream<?, ?> s = refused.get(i);
             s.finish(Code.UNAVAILABLE, "the node agent is going away and did not process the call (GOAWAY " + reason + ")", false);
         }
     }
 
-    private void onWindowUpdate(int streamId, byte[] a, int off, int length) throws IOException {
-        if (length != 4) {
-            throw new Http2Exception(Http2Exception.FRAME_SIZE_ERROR, "WINDOW_UPDATE of " + length + " octets");
-        }
-        int increment = readInt(a, off) & 0x7fffffff;
+    /** A WINDOW_UPDATE of {@code increment} for the connection (stream 0) or a stream. */
+    void windowUpdateArrived(int streamId, int increment) throws Http2Exception {
         if (streamId == 0) {
             if (increment == 0) {
-                throw protocolError("WINDOW_UPDATE of 0 on the connection");
+                throw FrameReader.protocolError("WINDOW_UPDATE of 0 on the connection");
             }
             synchronized (this) {
                 sendWindow += increment;
@@ -836,5 +613,33 @@ final class Http2Connection implements Runnable {
         if (overflow) {
             s.protocolViolation(Http2Exception.FLOW_CONTROL_ERROR, "the node agent grew a stream window above 2^31-1");
         }
+    }
+
+    /** The server broke the protocol: tell it why with GOAWAY, then give up the connection. */
+    void protocolFailure(Http2Exception e) {
+        try {
+            byte[] debug = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
+            synchronized (writeLock) {
+                if (!isFailed()) {
+                    putFrameHeader(8 + debug.length, GOAWAY, 0, 0);
+                    out.putInt(0).putInt(e.errorCode).put(debug);
+                    flushOut();
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // closing anyway
+        }
+        fail(Code.INTERNAL, "HTTP/2 protocol error from the node agent (" + Http2Exception.name(e.errorCode) + "): " + e.getMessage());
+    }
+
+    /** The socket's read side ended or failed. */
+    void readFailed(IOException e) {
+        String reason;
+        synchronized (this) {
+            reason = goAwayReason;
+        }
+        fail(Code.UNAVAILABLE, "connection to the node agent closed (" + socket + ")"
+                + (reason != null ? " after GOAWAY (" + reason + ")" : "")
+                + (e instanceof EOFException ? "" : ": " + e.getMessage()));
     }
 }
