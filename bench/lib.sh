@@ -12,9 +12,10 @@ bench_prepare() {
   trap bench_cleanup EXIT
 }
 
-# wait_socket PATH LOG: up to 15 s for a daemon's socket; its log on failure
+# wait_socket PATH LOG START_NS: up to 15 s for a daemon's socket, its log on failure; sets up_secs, the seconds from
+# START_NS (the daemon's launch) until the socket appeared (both daemons bind and listen at once)
 wait_socket() {
-  for _ in $(seq 1 150); do [[ -S "$1" ]] && return 0; sleep 0.1; done
+  for _ in $(seq 1 3000); do [[ -S "$1" ]] && { up_secs=$(secs_since "$3"); return 0; }; sleep 0.005; done
   cat "$2" >&2; return 1
 }
 
@@ -31,10 +32,11 @@ start_berth() {
   local d="$work/$1"
   mkdir -p "$d"
   state_tmpfs "$d/state"
+  local t; t=$(now_ns)
   BERTH_ROOT="$d/root" BERTH_STATE="$d/state" BERTH_SOCKET="$d/agent.sock" BERTH_AGENT_HTTP_PORT=0 \
     "$repo/bin/berth-agent" >"$d/agent.log" 2>&1 &
   echo $! >"$d/agent.pid"
-  wait_socket "$d/agent.sock" "$d/agent.log"
+  wait_socket "$d/agent.sock" "$d/agent.log" "$t"
   berth_socket="$d/agent.sock"
 }
 
@@ -60,9 +62,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = "$d/containerd.sock"
 TOML
+  local t; t=$(now_ns)
   containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
   echo $! >"$d/containerd.pid"
-  wait_socket "$d/containerd.sock" "$d/containerd.log"
+  wait_socket "$d/containerd.sock" "$d/containerd.log" "$t"
   ctrd_socket="$d/containerd.sock"
 }
 

@@ -15,7 +15,7 @@ final class AgentClient implements AutoCloseable {
 
     static final String NAMESPACE_HEADER = "containerd-namespace";
 
-    /** BERTH_TRACE=1: each call's path and time on stderr, from the JVM's start, for finding where a command waits. */
+    /** BERTH_TRACE=1: each call's path and time on stderr (from when the CLI first connected), to see where a command waits. */
     private static final boolean TRACE = "1".equals(System.getenv("BERTH_TRACE"));
     private static final long STARTED = System.nanoTime();
 
@@ -70,7 +70,7 @@ final class AgentClient implements AutoCloseable {
         if (TRACE) trace("closed", System.nanoTime());
     }
 
-    /** One trace line: milliseconds since the JVM's main began, and how long the step took. */
+    /** One trace line: milliseconds since the CLI first connected, and how long the step took. */
     private static void trace(String what, long since) {
         long now = System.nanoTime();
         System.err.println("berth: trace: +" + (now - STARTED) / 1_000_000 + " ms  " + what + "  " + (now - since) / 1000 + " us");

@@ -28,8 +28,13 @@ public final class Berth {
         System.exit(code);
     }
 
+    /** The agent's socket when no --address is given: BERTH_ADDRESS, else /run/berth/agent.sock. */
+    static String defaultAddress() {
+        return env("BERTH_ADDRESS", DEFAULT_ADDRESS);
+    }
+
     static int run(String... args) {
-        String address = env("BERTH_ADDRESS", DEFAULT_ADDRESS);
+        String address = defaultAddress();
         String namespace = env("BERTH_NAMESPACE", "default");
         int i = 0;
         // global options come before the verb (they are accepted after it too: see verbOptions)

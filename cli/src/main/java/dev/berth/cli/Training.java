@@ -34,8 +34,7 @@ final class Training {
             }
             Berth.run("--help");
             Berth.run("run", "--bogus", "x");
-            String address = System.getenv("BERTH_ADDRESS");
-            if (Files.exists(Path.of(address == null || address.isEmpty() ? Berth.DEFAULT_ADDRESS : address))) {
+            if (Files.exists(Path.of(Berth.defaultAddress()))) {
                 for (int i = 0; i < 3; i++) {
                     Berth.run("version");
                     Berth.run("ps", "-a");
