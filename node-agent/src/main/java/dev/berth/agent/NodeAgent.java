@@ -68,11 +68,8 @@ public final class NodeAgent implements AutoCloseable {
      * the event outbox, so that exits found during recovery are published too.
      */
     public NodeAgent(Settings s, java.util.function.Consumer<MetadataStore> beforeRecovery) throws IOException {
-        // like containerd: others may traverse (0711) but not list; the store and bundles inside are private
-        for (Path dir : new Path[] {s.root(), s.state()}) {
-            Files.createDirectories(dir);
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
-        }
+        // like containerd: others may traverse (0711) but not list; every directory inside is root's alone
+        for (Path dir : new Path[] {s.root(), s.state()}) dev.berth.agent.sys.PrivateDirs.secureStoreRoot(dir);
         Path db = s.root().resolve("metadata.db");
         if (!Files.exists(db)) Files.createFile(db, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         this.meta = new MetadataStore(db);

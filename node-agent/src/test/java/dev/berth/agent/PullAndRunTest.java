@@ -317,6 +317,48 @@ class PullAndRunTest {
         fx.remove("default", "private");
     }
 
+    /**
+     * CVE-2021-41103's class: a file a container made setuid, a layer's files, an image's blobs and a container's
+     * logs are out of reach of every other host user (here uid 65534), however their own modes read.
+     */
+    @Test
+    void hostUsersReachNothingInsideTheStore() throws Exception {
+        var c = fx.agent.containers().create("default", "suid", busybox, null,
+                AgentFixture.args("sh", "-c", "cp /bin/busybox /tmp/suid && chmod 4755 /tmp/suid && echo made && sleep 300"), null, null);
+        fx.agent.tasks().create(c);
+        fx.agent.tasks().start("default", "suid");
+        for (int i = 0; i < 100 && !fx.stdout("default", "suid").contains("made"); i++) Thread.sleep(50);
+        assertEquals("made\n", fx.stdout("default", "suid"));
+        // the fixture's temporary base is 0700 itself; a node's /var/lib and /run are open to all
+        Files.setPosixFilePermissions(fx.base, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        List<Path> tops = List.of(fx.settings().root(), fx.settings().state());
+        List<String> inside = new java.util.ArrayList<>();
+        List<String> topEntries = new java.util.ArrayList<>();
+        for (Path top : tops) {
+            try (var walk = Files.walk(top)) {
+                walk.forEach(p -> {
+                    if (p.getParent() != null && p.getParent().equals(top)) topEntries.add(p.toString());
+                    else if (!p.equals(top)) inside.add(p.toString());
+                });
+            }
+        }
+        assertTrue(inside.stream().anyMatch(p -> p.endsWith("/fs/tmp/suid")), "the setuid copy is in the container's snapshot");
+        assertTrue(inside.stream().anyMatch(p -> p.contains("/blobs/sha256/")), "the image's blobs are in the store");
+        // as the unprivileged user: nothing below the top entries exists for it, and no top entry opens to it
+        String script = "for p in \"$@\"; do [ -e \"$p\" ] && echo \"reachable: $p\"; done; "
+                + "while read -r p; do { [ -r \"$p\" ] || [ -x \"$p\" ]; } && echo \"open: $p\"; done";
+        List<String> cmd = new java.util.ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script, "sh"));
+        cmd.addAll(inside);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try (var in = p.getOutputStream()) {
+            in.write((String.join("\n", topEntries) + "\n").getBytes());
+        }
+        String seen = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals("", seen, "what uid 65534 reaches in the store");
+        fx.remove("default", "suid");
+    }
+
     @Test
     void aShimLaunchedButNeverRecordedIsDiscardedAtStartup() throws Exception {
         var c = fx.agent.containers().create("default", "orphan", busybox, null, AgentFixture.args("sleep", "300"), null, null);

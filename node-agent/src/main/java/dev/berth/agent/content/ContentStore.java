@@ -1,5 +1,6 @@
 package dev.berth.agent.content;
 
+import dev.berth.agent.sys.PrivateDirs;
 import dev.berth.oci.Descriptor;
 import dev.berth.oci.Digest;
 import dev.berth.oci.OciException;
@@ -34,6 +35,7 @@ public final class ContentStore {
     public ContentStore(Path root) throws IOException {
         this.blobs = root.resolve("blobs");
         this.ingest = root.resolve("ingest");
+        PrivateDirs.create(root);
         Files.createDirectories(blobs);
         Files.createDirectories(ingest);
         // Leftovers of an ingest cut short by a crash are never valid content; a download's partial blob

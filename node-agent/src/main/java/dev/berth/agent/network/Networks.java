@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.berth.agent.sys.PrivateDirs;
 import dev.berth.agent.sys.Syscalls;
 import dev.berth.agent.sys.Trees;
 import dev.berth.oci.Json;
@@ -77,7 +78,7 @@ public final class Networks {
         if (!config.subnet().matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}")) {
             throw new IllegalArgumentException("berth.agent.bridge-subnet '" + config.subnet() + "' is not an IPv4 subnet such as 10.213.0.0/16");
         }
-        Files.createDirectories(root);
+        PrivateDirs.create(root);
         for (Path dir : attachmentDirs()) load(dir).ifPresent(a -> attachments.put(key(dir), a));
     }
 

@@ -1,5 +1,6 @@
 package dev.berth.agent.runtime;
 
+import dev.berth.agent.sys.PrivateDirs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -99,7 +100,7 @@ public final class Runc {
     String run(String ns, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(binary, "--root", root(ns).toString()));
         cmd.addAll(List.of(args));
-        Files.createDirectories(rootBase);
+        PrivateDirs.ensure(rootBase);
         Path out = Files.createTempFile(rootBase, "call", ".out");
         try {
             Process p = process(cmd).redirectErrorStream(true).redirectOutput(out.toFile())

@@ -6,6 +6,7 @@ import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.ContainerRecord;
 import dev.berth.agent.metadata.MetadataStore.TaskRecord;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
+import dev.berth.agent.sys.PrivateDirs;
 import dev.berth.agent.sys.Syscalls;
 import dev.berth.agent.sys.Trees;
 import dev.berth.oci.Json;
@@ -97,10 +98,8 @@ public final class TaskManager implements AutoCloseable {
         this.snapshots = snapshots;
         this.locks = locks;
         this.logPolicy = logPolicy;
-        Files.createDirectories(tasksRoot);
-        Files.setPosixFilePermissions(tasksRoot, PosixFilePermissions.fromString("rwx--x--x"));
-        Files.createDirectories(logsRoot);
-        Files.setPosixFilePermissions(logsRoot, PosixFilePermissions.fromString("rwx------"));
+        PrivateDirs.create(tasksRoot);
+        PrivateDirs.create(logsRoot);
         if (!Files.isExecutable(shim)) throw new IOException("shim binary " + shim + " is missing or not executable; build the node agent (mvn package) or set berth.agent.shim");
     }
 
@@ -341,7 +340,7 @@ public final class TaskManager implements AutoCloseable {
     }
 
     private int launchShim(String ns, String id, Path dir, Runc runc, boolean tty, boolean stdin, boolean start) throws IOException {
-        Files.createDirectories(runc.root(ns));
+        PrivateDirs.ensure(runc.root(ns));
         Path logs = logDir(ns, id);
         Files.createDirectories(logs);
         List<String> cmd = new ArrayList<>(List.of(shim.toString(), "--id", id, "--bundle", dir.toString(), "--state", dir.toString(),

@@ -2,6 +2,7 @@ package dev.berth.agent.snapshot;
 
 import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.SnapshotRecord;
+import dev.berth.agent.sys.PrivateDirs;
 import dev.berth.agent.sys.Syscalls;
 import dev.berth.agent.sys.Trees;
 import java.io.IOException;
@@ -29,7 +30,7 @@ public final class OverlaySnapshotter {
     public OverlaySnapshotter(Path root, MetadataStore meta) throws IOException {
         this.root = root;
         this.meta = meta;
-        Files.createDirectories(root);
+        PrivateDirs.create(root);
         // An unpack cut short by a crash leaves an extract snapshot: it was never committed, so it goes (a mount-point
         // layer's overlay first, if the crash left it mounted).
         for (SnapshotRecord s : meta.snapshots()) {
