@@ -3,7 +3,16 @@
 # OOM verdicts, restart policies, log rotation and timestamps, and containers that outlive a SIGKILLed agent.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+unpatched=$(/usr/sbin/runc --version | grep -c '^runc version 1\.[01]\.')
+if (( unpatched )); then
+  # this machine's runc predates the container-escape fixes: an agent that may not run it says so and stops
+  out=$(BERTH_ROOT="$work/refused/root" BERTH_STATE="$work/refused/state" BERTH_SOCKET="$work/refused.sock" BERTH_AGENT_HTTP_PORT=0 \
+    BERTH_ALLOW_UNPATCHED_RUNTIME=false timeout 60 "$repo/bin/berth-agent" 2>&1); rc=$?
+  check "an agent refuses a runc without the 2025 escape fixes" "1" "$(( rc != 0 && rc != 124 ))"
+  contains "naming the CVEs" "CVE-2025-31133" "$out"; contains "and the setting that allows it" "berth.agent.allow-unpatched-runtime" "$out"
+fi
 start_agent BERTH_AGENT_LOG_MAX_BYTES=4096 BERTH_AGENT_LOG_MAX_FILES=3
+(( unpatched )) && contains "a checkout's agent runs it with a warning" "started anyway" "$(cat "$work/agent.log")"
 berth images pull "$image" >/dev/null || { echo "pull failed"; exit 1; }
 
 # exec, with exit codes, both streams, stdin

@@ -46,6 +46,8 @@ public class AgentLifecycle {
             throw new IllegalStateException("another node agent is already running on " + root + "; stop it first or set berth.agent.root to another directory");
         }
         Path shim = resolveShim();
+        String runtimeWarning = dev.berth.agent.runtime.RuntimeVersion.check(config.runtime(), config.allowUnpatchedRuntime());
+        if (runtimeWarning != null) LOG.warning(runtimeWarning);
         agent = new NodeAgent(new NodeAgent.Settings(root, Path.of(config.state()), shim, config.runtime(),
                 config.gcInterval(), config.maxConcurrentDownloads(),
                 config.registryHostsFile().map(f -> RegistryHosts.load(Path.of(f))).orElse(RegistryHosts.none()),

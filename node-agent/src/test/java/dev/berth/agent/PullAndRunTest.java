@@ -359,6 +359,40 @@ class PullAndRunTest {
         fx.remove("default", "suid");
     }
 
+    /**
+     * The seccomp filter is an allowlist: io_uring, syslog, keyrings, a personality that turns ASLR off and vsock
+     * sockets are refused with EPERM by the filter (the kernel itself would answer EFAULT or succeed), while what
+     * programs need passes.
+     */
+    @Test
+    void containersMakeOnlyTheSyscallsTheAllowlistNames() throws Exception {
+        String probe = System.getProperty("berth.syscall-probe.path");
+        RunRequest req = new RunRequest(null, List.of("/probe", "getpid", "socket-unix", "personality-query", "io_uring_setup", "syslog",
+                "add_key", "personality-no-randomize", "socket-vsock"), null, null, null, null, null, null, null,
+                List.of(new RunRequest.Mount("bind", probe, "/probe", true, null)), null, null, null, null, null);
+        assertEquals(0, fx.run("default", "probe", busybox, req).exitCode());
+        assertEquals("""
+                getpid 0
+                socket-unix 0
+                personality-query 0
+                io_uring_setup 1
+                syslog 1
+                add_key 1
+                personality-no-randomize 1
+                socket-vsock 1
+                """, fx.stdout("default", "probe"));
+        fx.remove("default", "probe");
+    }
+
+    /** CVE-2024-21626's class: a working directory in /proc (from the image or the request) never reaches the runtime. */
+    @Test
+    void aWorkingDirectoryInProcIsRefused() {
+        RunRequest req = new RunRequest(null, List.of("true"), null, "/proc/self/fd/7", null, null, null, null, null, null, null, null, null, null, null);
+        var e = assertThrows(TaskException.class, () -> fx.agent.containers().create("default", "procwd", busybox, null, req, null, null));
+        assertTrue(e.getMessage().contains("is in /proc"), e.getMessage());
+        assertTrue(fx.agent.containers().get("default", "procwd").isEmpty(), "nothing is left of the refused container");
+    }
+
     @Test
     void aShimLaunchedButNeverRecordedIsDiscardedAtStartup() throws Exception {
         var c = fx.agent.containers().create("default", "orphan", busybox, null, AgentFixture.args("sleep", "300"), null, null);

@@ -31,6 +31,10 @@ public interface AgentConfig {
     /** Registry mirrors, plain-HTTP registries and per-registry CA files (JSON, see RegistryHosts). */
     Optional<String> registryHostsFile();
 
+    /** Lets a runc older than the container-escape fixes run containers (see RuntimeVersion); off by default. */
+    @WithDefault("false")
+    boolean allowUnpatchedRuntime();
+
     /** crun, for containers that choose it (runc stays the default). */
     @WithDefault("/usr/bin/crun")
     String crun();

@@ -19,7 +19,7 @@ public final class SpecBuilder {
             "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE");
     static final List<String> MASKED = List.of(
             "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-            "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi");
+            "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/sys/devices/virtual/powercap", "/proc/scsi");
     static final List<String> READONLY = List.of("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger");
     public static final String USER_ANNOTATION = "dev.berth.user";
     public static final String RESTART_ANNOTATION = "dev.berth.restart";
@@ -27,27 +27,6 @@ public final class SpecBuilder {
     public static final String PORTS_ANNOTATION = "dev.berth.ports";
     /** Marks a spec Berth built: the task gets its own /etc/hosts, /etc/hostname and /etc/resolv.conf. */
     public static final String ETC_ANNOTATION = "dev.berth.etc";
-    /** Syscalls a container never needs and that widen the kernel's attack surface (containerd's profile refuses them too). */
-    /**
-     * The ABIs a process on this machine can make syscalls through, which the seccomp filter must cover (as containerd's
-     * default profile does): listing foreign ones only makes runc compile filters that can never match.
-     */
-    static final List<String> SECCOMP_ARCHES = switch (System.getProperty("os.arch")) {
-        case "amd64", "x86_64" -> List.of("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32");
-        case "aarch64", "arm64" -> List.of("SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM");
-        default -> List.of("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM");
-    };
-
-    static final List<String> DENIED_SYSCALLS = List.of(
-            "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module", "finit_module",
-            "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp",
-            "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount",
-            "name_to_handle_at", "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
-            "process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot",
-            "request_key", "setns", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "_sysctl", "umount", "umount2",
-            "unshare", "uselib", "userfaultfd", "ustat", "vm86", "vm86old");
-    /** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: new namespaces stay the runtime's business. */
-    static final long[] CLONE_NS_FLAGS = {0x00020000L, 0x02000000L, 0x04000000L, 0x08000000L, 0x10000000L, 0x20000000L, 0x40000000L};
     static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     private SpecBuilder() {}
@@ -63,7 +42,7 @@ public final class SpecBuilder {
         }
         List<String> env = mergeEnv(exec.env(), req.env());
         String cwd = req.workingDir() != null ? req.workingDir() : (exec.workingDir() == null || exec.workingDir().isEmpty() ? "/" : exec.workingDir());
-        if (!cwd.startsWith("/")) throw new IllegalArgumentException("working directory '" + cwd + "' must be an absolute path");
+        cwd = workingDir(cwd);
         String user = req.user() != null ? req.user() : exec.user();
 
         Map<String, Object> process = new LinkedHashMap<>();
@@ -97,7 +76,7 @@ public final class SpecBuilder {
         linux.put("readonlyPaths", READONLY);
         linux.put("resources", resources(req.resources()));
         linux.put("cgroupsPath", "/berth/" + namespace + "/" + id);
-        linux.put("seccomp", seccomp());
+        linux.put("seccomp", SeccompProfile.spec());
 
         Map<String, Object> spec = new LinkedHashMap<>();
         spec.put("ociVersion", "1.0.2");
@@ -187,20 +166,18 @@ public final class SpecBuilder {
         }
     }
 
-    /** Denies the syscalls in {@link #DENIED_SYSCALLS} with EPERM, clone3 with ENOSYS (so libc falls back to clone, whose flags can be checked). */
-    static Map<String, Object> seccomp() {
-        List<Map<String, Object>> rules = new ArrayList<>();
-        rules.add(Map.of("names", DENIED_SYSCALLS, "action", "SCMP_ACT_ERRNO", "errnoRet", 1));
-        rules.add(Map.of("names", List.of("clone3"), "action", "SCMP_ACT_ERRNO", "errnoRet", 38));
-        for (long flag : CLONE_NS_FLAGS) {
-            rules.add(Map.of("names", List.of("clone"), "action", "SCMP_ACT_ERRNO", "errnoRet", 1,
-                    "args", List.of(Map.of("index", 0, "value", flag, "valueTwo", flag, "op", "SCMP_CMP_MASKED_EQ"))));
+    /**
+     * A process's working directory, normalised: absolute, and never in /proc, where a path such as
+     * /proc/self/fd/N can name a descriptor of the runtime's that leads out of the container (CVE-2024-21626's class).
+     */
+    public static String workingDir(String cwd) {
+        if (!cwd.startsWith("/")) throw new IllegalArgumentException("working directory '" + cwd + "' must be an absolute path");
+        String normal = java.nio.file.Path.of(cwd).normalize().toString();
+        if (normal.equals("/proc") || normal.startsWith("/proc/")) {
+            throw new IllegalArgumentException("working directory '" + cwd + "' is in /proc, which is refused (a /proc path can lead out of the "
+                    + "container, CVE-2024-21626); pick a directory of the image's own, with -w or the image's WORKDIR");
         }
-        Map<String, Object> s = new LinkedHashMap<>();
-        s.put("defaultAction", "SCMP_ACT_ALLOW");
-        s.put("architectures", SECCOMP_ARCHES);
-        s.put("syscalls", rules);
-        return s;
+        return normal;
     }
 
     /** The image's exposed ports and the request's (published ones too), as "80/tcp" strings. */

@@ -595,8 +595,11 @@ public final class TaskManager implements AutoCloseable {
                 }
             }
             if (cwd != null && !cwd.isEmpty()) {
-                if (!cwd.startsWith("/")) throw new TaskException(TaskException.Kind.INVALID, "working directory '" + cwd + "' must be an absolute path");
-                process.put("cwd", cwd);
+                try {
+                    process.put("cwd", SpecBuilder.workingDir(cwd));
+                } catch (IllegalArgumentException e) {
+                    throw new TaskException(TaskException.Kind.INVALID, e.getMessage());
+                }
             }
             if (user != null && !user.isEmpty()) {
                 try {
