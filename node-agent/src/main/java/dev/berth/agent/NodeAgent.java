@@ -55,6 +55,7 @@ public final class NodeAgent implements AutoCloseable {
     private final TaskManager tasks;
     private final Networks networks;
     private final GarbageCollector gc;
+    private final dev.berth.agent.gc.References references;
     private final Cleanups cleanups;
     private ScheduledExecutorService scheduler;
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(NodeAgent.class.getName());
@@ -84,6 +85,7 @@ public final class NodeAgent implements AutoCloseable {
         this.networks = new Networks(s.state(), s.network());
         this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy(), cleanups, networks);
         this.containers = new ContainerStore(meta, images, snapshots, locks, leases, tasks, s.crun(), cleanups);
+        this.references = new dev.berth.agent.gc.References(meta, content);
         this.gc = new GarbageCollector(meta, content, snapshots, leases, cleanups);
         beforeRecovery.accept(meta);
         tasks.recover();
@@ -106,6 +108,9 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     public GarbageCollector gc() { return gc; }
+
+    /** What each namespace's images and containers hold: what the namespace may see of the shared stores. */
+    public dev.berth.agent.gc.References references() { return references; }
 
     public MetadataStore metadata() { return meta; }
     public ContentStore content() { return content; }

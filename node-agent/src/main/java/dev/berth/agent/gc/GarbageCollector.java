@@ -5,12 +5,7 @@ import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.ImageRecord;
 import dev.berth.agent.metadata.MetadataStore.SnapshotRecord;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
-import dev.berth.oci.Descriptor;
 import dev.berth.oci.Digest;
-import dev.berth.oci.Index;
-import dev.berth.oci.Json;
-import dev.berth.oci.Manifest;
-import dev.berth.oci.MediaTypes;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -30,6 +25,7 @@ public final class GarbageCollector {
     private final ContentStore content;
     private final OverlaySnapshotter snapshots;
     private final Leases leases;
+    private final References references;
 
     private final dev.berth.agent.Cleanups cleanups;
 
@@ -39,6 +35,7 @@ public final class GarbageCollector {
         this.content = content;
         this.snapshots = snapshots;
         this.leases = leases;
+        this.references = new References(meta, content);
     }
 
     public record Result(int blobsRemoved, int snapshotsRemoved, long bytesFreed) {}
@@ -46,25 +43,15 @@ public final class GarbageCollector {
     public Result collect() throws Exception {
         cleanups.drain(); // snapshots of just-deleted containers first, so their parents count as free
         try (AutoCloseable ignored = leases.exclusive()) {
-            Set<Digest> liveBlobs = new HashSet<>();
-            Set<String> liveSnapshots = new HashSet<>();
-            for (ImageRecord img : meta.allImages()) {
-                markBlob(Digest.parse(img.digest()), img.mediaType(), liveBlobs);
-                liveSnapshots.add(img.chainId());
-            }
+            Set<Digest> liveBlobs = references.blobs(meta.allImages());
+            Set<String> roots = new HashSet<>();
+            for (ImageRecord img : meta.allImages()) roots.add(img.chainId());
             for (SnapshotRecord s : snapshots.list()) {
                 // containers' writable snapshots, and extractions under way, hold their parents
-                if (s.kind().equals(OverlaySnapshotter.ACTIVE)) {
-                    liveSnapshots.add(s.key());
-                    if (s.parent() != null) liveSnapshots.add(s.parent());
-                }
+                if (s.kind().equals(OverlaySnapshotter.ACTIVE)) roots.add(s.key());
             }
             // a live chain keeps every layer below it
-            List<String> todo = new ArrayList<>(liveSnapshots);
-            while (!todo.isEmpty()) {
-                String k = todo.remove(todo.size() - 1);
-                meta.snapshot(k).map(SnapshotRecord::parent).filter(liveSnapshots::add).ifPresent(todo::add);
-            }
+            Set<String> liveSnapshots = references.withParents(roots);
             int snaps = 0;
             long freed = 0;
             List<SnapshotRecord> all = new ArrayList<>(snapshots.list());
@@ -91,21 +78,6 @@ public final class GarbageCollector {
 
     /** Whether any image on the node needs this blob (its index, manifest, config or a layer). */
     public boolean isReferenced(Digest d) throws IOException {
-        Set<Digest> live = new HashSet<>();
-        for (ImageRecord img : meta.allImages()) markBlob(Digest.parse(img.digest()), img.mediaType(), live);
-        return live.contains(d);
-    }
-
-    /** Marks a manifest or index and everything it references, as far as the content store has it. */
-    private void markBlob(Digest d, String mediaType, Set<Digest> live) throws IOException {
-        if (!live.add(d) || !content.has(d)) return;
-        if (MediaTypes.isIndex(mediaType)) {
-            Index index = Json.read(content.read(d), Index.class, "index " + d);
-            if (index.manifests() != null) for (Descriptor m : index.manifests()) markBlob(m.digest(), m.mediaType(), live);
-        } else if (MediaTypes.isManifest(mediaType)) {
-            Manifest m = Json.read(content.read(d), Manifest.class, "manifest " + d);
-            if (m.config() != null) live.add(m.config().digest());
-            if (m.layers() != null) for (Descriptor l : m.layers()) live.add(l.digest());
-        }
+        return references.blobs(meta.allImages()).contains(d);
     }
 }

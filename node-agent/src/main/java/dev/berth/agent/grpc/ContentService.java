@@ -20,7 +20,10 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.attribute.BasicFileAttributes;
 
-/** containerd's Content service over the verified content store: the node's blobs, by digest. */
+/**
+ * containerd's Content service over the verified content store. Blobs are stored once for the node; a namespace
+ * sees those its own images need (as containerd scopes content by namespace), and another namespace's are not found.
+ */
 final class ContentService extends ContentGrpc.ContentImplBase {
 
     private static final int CHUNK = 1 << 20;
@@ -36,9 +39,12 @@ final class ContentService extends ContentGrpc.ContentImplBase {
                 .setCreatedAt(Calls.millis(a.creationTime().toMillis())).setUpdatedAt(Calls.millis(a.lastModifiedTime().toMillis())).build();
     }
 
-    private Digest require(String digest) {
+    private Digest require(String digest) throws IOException {
         Digest d = Digest.parse(Calls.require(digest, "digest"));
-        if (!agent.content().has(d)) throw new TaskException(TaskException.Kind.NOT_FOUND, "content " + d + " is not on this node");
+        String ns = Namespaces.current();
+        if (!agent.content().has(d) || !agent.references().blobsOf(ns).contains(d)) {
+            throw new TaskException(TaskException.Kind.NOT_FOUND, "content " + d + " is not in namespace " + ns + " (no image of the namespace uses it)");
+        }
         return d;
     }
 
@@ -51,21 +57,18 @@ final class ContentService extends ContentGrpc.ContentImplBase {
     public void list(ListContentRequest req, StreamObserver<ListContentResponse> out) {
         Calls.unary(out, () -> {
             ListContentResponse.Builder b = ListContentResponse.newBuilder();
-            for (Digest d : agent.content().list()) b.addInfo(info(d));
+            java.util.Set<Digest> visible = agent.references().blobsOf(Namespaces.current());
+            for (Digest d : agent.content().list()) if (visible.contains(d)) b.addInfo(info(d));
             return b.build();
         });
     }
 
     @Override
     public void delete(DeleteContentRequest req, StreamObserver<Empty> out) {
-        Calls.unary(out, () -> {
-            Digest d = require(req.getDigest());
-            // content an image still needs stays: deleting it would break the image, and GC frees the rest
-            if (agent.gc().isReferenced(d)) {
-                throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "content " + d + " is used by an image on this node; remove the image first");
-            }
-            agent.content().delete(d);
-            return Empty.getDefaultInstance();
+        // what a namespace sees, its images use: deleting it would break them, and GC frees the rest
+        Calls.<Empty>unary(out, () -> {
+            throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "content " + require(req.getDigest()) + " is used by an image in namespace "
+                    + Namespaces.current() + "; remove the image first (content no image uses is freed by images gc)");
         });
     }
 

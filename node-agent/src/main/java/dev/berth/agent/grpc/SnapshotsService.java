@@ -21,8 +21,9 @@ import dev.berth.api.types.Mount;
 import io.grpc.stub.StreamObserver;
 
 /**
- * containerd's Snapshots service over the overlay snapshotter. Snapshots are the node's, shared by every
- * namespace (a layer chain is the same bytes whoever pulled it); removing one others build on is refused.
+ * containerd's Snapshots service over the overlay snapshotter. A layer chain is stored once for the node (the same
+ * bytes whoever pulled it); a namespace sees the chains of its own images and its own containers' snapshots, and
+ * another namespace's are not found. Removing one others build on is refused.
  */
 final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
 
@@ -41,15 +42,17 @@ final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
     }
 
     private SnapshotRecord require(String key) {
-        return agent.metadata().snapshot(Calls.require(key, "snapshot key"))
-                .orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "snapshot " + key + " does not exist"));
+        String ns = Namespaces.current();
+        return agent.metadata().snapshot(Calls.require(key, "snapshot key")).filter(r -> agent.references().snapshotsOf(ns).contains(r.key()))
+                .orElseThrow(() -> new TaskException(TaskException.Kind.NOT_FOUND, "snapshot " + key + " does not exist in namespace " + ns));
     }
 
     @Override
     public void list(ListSnapshotsRequest req, StreamObserver<ListSnapshotsResponse> out) {
         Calls.unary(out, () -> {
             ListSnapshotsResponse.Builder b = ListSnapshotsResponse.newBuilder();
-            for (SnapshotRecord r : agent.snapshots().list()) b.addInfo(info(r));
+            java.util.Set<String> visible = agent.references().snapshotsOf(Namespaces.current());
+            for (SnapshotRecord r : agent.snapshots().list()) if (visible.contains(r.key())) b.addInfo(info(r));
             return b.build();
         });
     }
@@ -83,9 +86,12 @@ final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
     public void remove(RemoveSnapshotRequest req, StreamObserver<Empty> out) {
         Calls.unary(out, () -> {
             SnapshotRecord r = require(req.getKey());
+            java.util.Set<String> visible = agent.references().snapshotsOf(Namespaces.current());
             for (SnapshotRecord other : agent.snapshots().list()) {
                 if (r.key().equals(other.parent())) {
-                    throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "snapshot " + r.key() + " has children (" + other.key() + "); remove those first, or let garbage collection do it");
+                    // another namespace's snapshots stay unnamed
+                    String child = visible.contains(other.key()) ? " (" + other.key() + ")" : "";
+                    throw new TaskException(TaskException.Kind.FAILED_PRECONDITION, "snapshot " + r.key() + " has children" + child + "; remove those first, or let garbage collection do it");
                 }
             }
             if (agent.metadata().allImages().stream().anyMatch(i -> i.chainId().equals(r.key()))) {

@@ -14,6 +14,11 @@ import dev.berth.api.services.containers.v1.ContainersGrpc;
 import dev.berth.api.services.containers.v1.CreateContainerRequest;
 import dev.berth.api.services.containers.v1.DeleteContainerRequest;
 import dev.berth.api.services.containers.v1.ListContainersRequest;
+import dev.berth.api.services.content.v1.ContentGrpc;
+import dev.berth.api.services.content.v1.DeleteContentRequest;
+import dev.berth.api.services.content.v1.InfoRequest;
+import dev.berth.api.services.content.v1.ListContentRequest;
+import dev.berth.api.services.content.v1.ReadContentRequest;
 import dev.berth.api.services.images.v1.ImageToolsGrpc;
 import dev.berth.api.services.images.v1.ListImageInfoRequest;
 import dev.berth.api.services.images.v1.PullProgress;
@@ -21,6 +26,11 @@ import dev.berth.api.services.images.v1.PullRequest;
 import dev.berth.api.services.logs.v1.LogChunk;
 import dev.berth.api.services.logs.v1.LogsGrpc;
 import dev.berth.api.services.logs.v1.ReadLogsRequest;
+import dev.berth.api.services.snapshots.v1.ListSnapshotsRequest;
+import dev.berth.api.services.snapshots.v1.MountsRequest;
+import dev.berth.api.services.snapshots.v1.RemoveSnapshotRequest;
+import dev.berth.api.services.snapshots.v1.SnapshotsGrpc;
+import dev.berth.api.services.snapshots.v1.StatSnapshotRequest;
 import dev.berth.api.services.tasks.v1.CreateTaskRequest;
 import dev.berth.api.services.tasks.v1.DeleteTaskRequest;
 import dev.berth.api.services.tasks.v1.KillRequest;
@@ -143,6 +153,53 @@ class AgentApiTest {
         StatusRuntimeException bad = assertThrows(StatusRuntimeException.class, () -> ContainersGrpc.newBlockingStub(ns("bad namespace!"))
                 .list(ListContainersRequest.getDefaultInstance()));
         assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
+    }
+
+    static java.util.List<String> blobs(Channel ch) {
+        java.util.List<String> all = new java.util.ArrayList<>();
+        ContentGrpc.newBlockingStub(ch).list(ListContentRequest.getDefaultInstance()).forEachRemaining(r -> r.getInfoList().forEach(i -> all.add(i.getDigest())));
+        return all;
+    }
+
+    static java.util.List<String> snapshots(Channel ch) {
+        java.util.List<String> all = new java.util.ArrayList<>();
+        SnapshotsGrpc.newBlockingStub(ch).list(ListSnapshotsRequest.getDefaultInstance()).forEachRemaining(r -> r.getInfoList().forEach(i -> all.add(i.getName())));
+        return all;
+    }
+
+    /** Content and snapshots are stored once for the node, and each namespace sees only what its images and containers hold. */
+    @Test
+    void namespacesScopeContentAndSnapshots() {
+        Channel mine = ns("scope-a");
+        Channel other = ns("scope-b");
+        pull(mine);
+        ContainersGrpc.newBlockingStub(mine).create(CreateContainerRequest.newBuilder().setContainer(container("scoped", "{\"args\":[\"true\"]}")).build());
+        var myBlobs = blobs(mine);
+        var mySnapshots = snapshots(mine);
+        assertTrue(myBlobs.size() >= 3, "the image's manifest, config and layer at least: " + myBlobs);
+        assertTrue(mySnapshots.contains("scope-a/scoped"), "the container's own snapshot: " + mySnapshots);
+
+        assertTrue(blobs(other).isEmpty());
+        assertTrue(snapshots(other).isEmpty());
+        String blob = myBlobs.get(0);
+        for (Runnable call : java.util.List.<Runnable>of(
+                () -> ContentGrpc.newBlockingStub(other).info(InfoRequest.newBuilder().setDigest(blob).build()),
+                () -> ContentGrpc.newBlockingStub(other).read(ReadContentRequest.newBuilder().setDigest(blob).build()).hasNext(),
+                () -> ContentGrpc.newBlockingStub(other).delete(DeleteContentRequest.newBuilder().setDigest(blob).build()),
+                () -> SnapshotsGrpc.newBlockingStub(other).stat(StatSnapshotRequest.newBuilder().setKey("scope-a/scoped").build()),
+                () -> SnapshotsGrpc.newBlockingStub(other).mounts(MountsRequest.newBuilder().setKey("scope-a/scoped").build()),
+                () -> SnapshotsGrpc.newBlockingStub(other).remove(RemoveSnapshotRequest.newBuilder().setKey(mySnapshots.get(0)).build()))) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
+            assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode(), e.getStatus().getDescription());
+        }
+        assertEquals("overlay", SnapshotsGrpc.newBlockingStub(mine).mounts(MountsRequest.newBuilder().setKey("scope-a/scoped").build()).getMounts(0).getType());
+
+        // the other namespace pulls the same image: the same blobs, now visible to it too, and still not the container
+        pull(other);
+        var theirBlobs = blobs(other);
+        assertEquals(new java.util.HashSet<>(myBlobs), new java.util.HashSet<>(theirBlobs));
+        assertTrue(!snapshots(other).contains("scope-a/scoped"));
+        ContainersGrpc.newBlockingStub(mine).delete(DeleteContainerRequest.newBuilder().setId("scoped").build());
     }
 
     @Test
