@@ -23,7 +23,6 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * Applies one uncompressed layer tar into an overlay upper directory, the way containerd's overlay applier does:
@@ -38,7 +37,6 @@ public final class LayerApplier {
     private static final String WHITEOUT = ".wh.";
     private static final String OPAQUE = ".wh..wh..opq";
     private static final String OPAQUE_XATTR = "trusted.overlay.opaque";
-    private static final String PAX_XATTR = "SCHILY.xattr.";
     private static final int MAX_SYMLINKS = 255;
     /** The latest time containerd (Go's {@code time.Unix(0, 1<<63-1)}) sets; later ones, and earlier than 1970, become 1970. */
     private static final Instant MAX_TIME = Instant.ofEpochSecond(0, Long.MAX_VALUE);
@@ -77,22 +75,33 @@ public final class LayerApplier {
 
     private final Lowers lowers;
     private boolean lowersKnown;
+    private final UnpackBudget budget;
+    private UnpackBudget.Layer counts;
 
-    private LayerApplier(Path upper, Lowers lowers) {
+    private LayerApplier(Path upper, Lowers lowers, UnpackBudget budget) {
         this.upper = upper;
         this.lowers = lowers;
+        this.budget = budget;
         this.layers = new ArrayList<>();
         layers.add(upper);
     }
 
     /** Applies {@code tar} into {@code upper}; {@code lowersTopFirst} are the committed layers below it. */
     public static void apply(InputStream tar, Path upper, List<Path> lowersTopFirst) throws IOException {
-        apply(tar, upper, () -> lowersTopFirst);
+        apply(tar, upper, () -> lowersTopFirst, new UnpackBudget(UnpackLimits.DEFAULT));
     }
 
-    /** Applies {@code tar} into {@code upper} over the layers {@code lowers} gives when first asked. */
+    /** Applies {@code tar} into {@code upper} over the layers {@code lowers} gives when first asked, within the default bounds. */
     public static void apply(InputStream tar, Path upper, Lowers lowers) throws IOException {
-        new LayerApplier(upper, lowers).run(tar);
+        apply(tar, upper, lowers, new UnpackBudget(UnpackLimits.DEFAULT));
+    }
+
+    /**
+     * Applies {@code tar} into {@code upper} over the layers {@code lowers} gives when first asked, within the
+     * image's {@code budget} (shared by its layers).
+     */
+    public static void apply(InputStream tar, Path upper, Lowers lowers, UnpackBudget budget) throws IOException {
+        new LayerApplier(upper, lowers, budget).run(tar);
     }
 
     /** The upper, then the lowers top-most first (waiting for them, the first time). */
@@ -108,8 +117,10 @@ public final class LayerApplier {
         try (var entries = Files.newDirectoryStream(upper)) {
             if (!entries.iterator().hasNext()) fresh.add(upper); // a new snapshot's: empty
         }
-        RawPaxTarStream tar = new RawPaxTarStream(raw);
+        counts = budget.layer(upper);
+        LayerTarStream tar = new LayerTarStream(raw, budget.limits().maxHeaderBytes());
         for (TarArchiveEntry e; (e = tar.next()) != null; ) {
+            counts.entry(e.getName());
             applyEntry(e, tar, tar.rawXattrs(e));
         }
         // Drain to the end so the caller's digest covers the whole stream, padding included.
@@ -198,9 +209,12 @@ public final class LayerApplier {
             Syscalls.mknod(target.toString(), Syscalls.S_IFIFO | (e.getMode() & 07777), 0, 0);
         } else if (e.isFile()) {
             regular = true;
+            // a sparse entry's data is its real size once expanded: charged whole, its holes left as holes
+            counts.file(e.getName(), e.isSparse() ? e.getRealSize() : e.getSize());
             try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(target, StandardOpenOption.CREATE_NEW,
                     StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-                copy(data, out);
+                if (e.isSparse()) copySparse(data, out);
+                else copy(data, out);
             }
         } else {
             return; // other entry types (e.g. global PAX headers) carry no file
@@ -237,6 +251,21 @@ public final class LayerApplier {
         flush(out);
     }
 
+    /** Copies a sparse entry's expanded content, skipping over blocks of zeros instead of writing them. */
+    private void copySparse(InputStream data, java.nio.channels.FileChannel out) throws IOException {
+        long end = 0;
+        for (int n; (n = data.readNBytes(copyChunk, 0, copyChunk.length)) > 0; ) {
+            if (!allZero(copyChunk, n)) out.write(java.nio.ByteBuffer.wrap(copyChunk, 0, n), end);
+            end += n;
+        }
+        if (out.size() < end) out.write(java.nio.ByteBuffer.wrap(new byte[1]), end - 1); // a hole at the end still counts in the size
+    }
+
+    private static boolean allZero(byte[] b, int n) {
+        for (int i = 0; i < n; i++) if (b[i] != 0) return false;
+        return true;
+    }
+
     private void flush(java.nio.channels.FileChannel out) throws IOException {
         copyBuffer.flip();
         while (copyBuffer.hasRemaining()) out.write(copyBuffer);
@@ -247,59 +276,6 @@ public final class LayerApplier {
     static Instant mtime(TarArchiveEntry e) {
         Instant t = e.getLastModifiedTime().toInstant();
         return t.isBefore(Instant.EPOCH) || t.isAfter(MAX_TIME) ? Instant.EPOCH : t;
-    }
-
-    /**
-     * A tar stream that keeps the raw bytes of each entry's PAX header. commons-compress decodes PAX values as UTF-8,
-     * which mangles binary xattr values (a security.capability with a byte over 0x7f) and drops empty ones; Go's
-     * tar reader, and so containerd, keeps them byte for byte.
-     */
-    private static final class RawPaxTarStream extends TarArchiveInputStream {
-        private final java.io.ByteArrayOutputStream pax = new java.io.ByteArrayOutputStream();
-
-        RawPaxTarStream(InputStream in) {
-            super(in, StandardCharsets.UTF_8.name());
-        }
-
-        TarArchiveEntry next() throws IOException {
-            pax.reset();
-            return getNextEntry();
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = super.read(b, off, len);
-            TarArchiveEntry cur = getCurrentEntry();
-            if (n > 0 && cur != null && cur.isPaxHeader()) pax.write(b, off, n); // commons-compress parses PAX headers through read
-            return n;
-        }
-
-        /** The entry's xattrs from its raw PAX records; the decoded ones should the raw bytes not have been seen. */
-        Map<String, byte[]> rawXattrs(TarArchiveEntry e) {
-            Map<String, byte[]> out = new java.util.LinkedHashMap<>();
-            byte[] b = pax.toByteArray();
-            for (int i = 0; i < b.length; ) {
-                int sp = i;
-                while (sp < b.length && b[sp] >= '0' && b[sp] <= '9') sp++;
-                if (sp == i || sp >= b.length || b[sp] != ' ' || sp - i > 9) break;
-                int end = i + Integer.parseInt(new String(b, i, sp - i, StandardCharsets.US_ASCII));
-                if (end > b.length || end <= sp + 1 || b[end - 1] != '\n') break;
-                int eq = sp + 1;
-                while (eq < end && b[eq] != '=') eq++;
-                if (eq >= end) break;
-                String key = new String(b, sp + 1, eq - sp - 1, StandardCharsets.UTF_8);
-                if (key.startsWith(PAX_XATTR)) out.put(key.substring(PAX_XATTR.length()), java.util.Arrays.copyOfRange(b, eq + 1, end - 1));
-                i = end;
-            }
-            if (b.length == 0) {
-                for (Map.Entry<String, String> x : e.getExtraPaxHeaders().entrySet()) {
-                    if (x.getKey().startsWith(PAX_XATTR)) {
-                        out.put(x.getKey().substring(PAX_XATTR.length()), x.getValue().getBytes(StandardCharsets.ISO_8859_1));
-                    }
-                }
-            }
-            return out;
-        }
     }
 
     /**

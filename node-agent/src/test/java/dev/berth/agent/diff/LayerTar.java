@@ -15,7 +15,7 @@ import java.util.Map;
  * carry is exactly as the test says: owners beyond ustar's range, nanosecond and out-of-range mtimes, device
  * numbers, and xattr values of any bytes (empty, binary, not UTF-8), which a tar library would re-encode.
  */
-final class LayerTar {
+public final class LayerTar {
 
     /** 2020-09-13T12:26:40Z: every entry's default mtime is this plus its sequence number, so mix-ups show. */
     static final long T = 1_600_000_000L;
@@ -156,6 +156,31 @@ final class LayerTar {
                 Arrays.copyOf(link, Math.min(link.length, 100)), e.major, e.minor));
         out.write(e.content);
         pad(out, e.content.length);
+    }
+
+    /**
+     * One raw tar record: a ustar header of {@code type} claiming {@code size} bytes, then {@code data} (which may be
+     * shorter than the claim or hold what the header type says, such as a sparse map) padded to the block. For
+     * hostile archives no library would write.
+     */
+    public static byte[] record(String name, char type, long size, byte[] data) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(header(truncate(name), type, 0644, 0, 0, size, T, new byte[0], 0, 0));
+        out.write(data);
+        pad(out, data.length);
+        return out.toByteArray();
+    }
+
+    /** A PAX extended header record ('x') carrying {@code records} for the entry after it. */
+    public static byte[] paxHeader(String name, Map<String, byte[]> records) throws IOException {
+        ByteArrayOutputStream data = new ByteArrayOutputStream();
+        for (Map.Entry<String, byte[]> r : records.entrySet()) data.write(paxRecord(r.getKey(), r.getValue()));
+        return record("PaxHeaders/" + name, 'x', data.size(), data.toByteArray());
+    }
+
+    /** The two zero blocks that end an archive. */
+    public static byte[] end() {
+        return new byte[1024];
     }
 
     private static byte[] truncate(String s) {
