@@ -4,6 +4,7 @@ import dev.berth.agent.sys.PrivateDirs;
 import dev.berth.oci.Descriptor;
 import dev.berth.oci.Digest;
 import dev.berth.oci.OciException;
+import dev.berth.oci.RegistryClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -57,7 +58,16 @@ public final class ContentStore {
         return Files.newInputStream(path(d));
     }
 
+    /**
+     * A document (an index, a manifest or a config) whole. Only documents are read into memory, so one larger than
+     * a registry may serve as a manifest ({@link RegistryClient#MAX_MANIFEST_BYTES}) is refused, not read.
+     */
     public byte[] read(Digest d) throws IOException {
+        long size = Files.size(path(d));
+        if (size > RegistryClient.MAX_MANIFEST_BYTES) {
+            throw new OciException("content " + d + " is " + size + " bytes, more than an index, manifest or config may be ("
+                    + RegistryClient.MAX_MANIFEST_BYTES + "): refused as a document");
+        }
         return Files.readAllBytes(path(d));
     }
 

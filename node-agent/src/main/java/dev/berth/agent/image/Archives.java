@@ -34,6 +34,8 @@ final class Archives {
     static final String NAME_ANNOTATION = "io.containerd.image.name";
     static final String REF_ANNOTATION = "org.opencontainers.image.ref.name";
     private static final int MAX_DOCUMENT = 4 << 20;
+    /** The JSON documents of one archive are held in memory until its images are read: all of them together. */
+    static final long MAX_DOCUMENTS = 64L << 20;
 
     private Archives() {}
 
@@ -111,6 +113,7 @@ final class Archives {
     static List<Imported> read(ContentStore content, InputStream in) throws IOException {
         TarArchiveInputStream tar = new TarArchiveInputStream(in, StandardCharsets.UTF_8.name());
         Map<String, byte[]> documents = new HashMap<>();
+        long documentBytes = 0;
         Map<String, Descriptor> files = new HashMap<>();
         for (TarArchiveEntry e; (e = tar.getNextEntry()) != null; ) {
             if (!e.isFile()) continue;
@@ -128,6 +131,11 @@ final class Archives {
                 files.put(name, new Descriptor("application/octet-stream", d, e.getSize()));
             } else if (name.endsWith(".json") || name.equals("oci-layout") || name.equals("repositories")) {
                 if (e.getSize() > MAX_DOCUMENT) throw new OciException("archive entry " + name + " is larger than " + MAX_DOCUMENT + " bytes: refused");
+                documentBytes += e.getSize();
+                if (documentBytes > MAX_DOCUMENTS) {
+                    throw new OciException("the archive's JSON documents are more than " + MAX_DOCUMENTS + " bytes in all (at " + name
+                            + "): refused; an image archive holds a few small ones");
+                }
                 byte[] b = tar.readNBytes((int) e.getSize());
                 documents.put(name, b);
             } else if (name.endsWith("/layer.tar") || name.endsWith(".tar")) {
