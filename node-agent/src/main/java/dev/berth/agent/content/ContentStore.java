@@ -54,6 +54,29 @@ public final class ContentStore {
         return Files.isRegularFile(path(d));
     }
 
+    /**
+     * Removes the partial blobs of downloads that stopped (kept so that a pull of the same blob resumes) once they
+     * are older than {@code age} and no writer resumes them; returns the bytes freed.
+     */
+    public long removePartialsOlderThan(java.time.Duration age) throws IOException {
+        long freed = 0;
+        long cutoff = System.currentTimeMillis() - age.toMillis();
+        try (Stream<Path> s = Files.list(ingest)) {
+            for (Path p : s.toList()) {
+                String name = p.getFileName().toString();
+                if (!PARTIAL.matcher(name).matches() || resuming.contains(new Digest("sha256", name.substring(0, 64)))) continue;
+                try {
+                    if (Files.getLastModifiedTime(p).toMillis() > cutoff) continue;
+                    long size = Files.size(p);
+                    if (Files.deleteIfExists(p)) freed += size;
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    // resumed and committed meanwhile
+                }
+            }
+        }
+        return freed;
+    }
+
     public InputStream open(Digest d) throws IOException {
         return Files.newInputStream(path(d));
     }

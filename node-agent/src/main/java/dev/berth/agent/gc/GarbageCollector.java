@@ -20,6 +20,8 @@ import java.util.logging.Logger;
 public final class GarbageCollector {
 
     private static final Logger LOG = Logger.getLogger(GarbageCollector.class.getName());
+    /** How long a stopped download's partial blob waits for a pull to resume it before GC frees it. */
+    static final java.time.Duration PARTIALS_KEPT = java.time.Duration.ofHours(1);
 
     private final MetadataStore meta;
     private final ContentStore content;
@@ -71,6 +73,7 @@ public final class GarbageCollector {
                     freed += size;
                 }
             }
+            freed += content.removePartialsOlderThan(PARTIALS_KEPT);
             if (blobs > 0 || snaps > 0) LOG.info("garbage collection removed " + blobs + " blobs (" + freed + " bytes) and " + snaps + " snapshots");
             return new Result(blobs, snaps, freed);
         }

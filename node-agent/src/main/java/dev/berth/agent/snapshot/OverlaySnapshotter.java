@@ -24,6 +24,7 @@ public final class OverlaySnapshotter {
     private static final String EXTRACTING = "extract-";
     private static final String MOUNT_DIR = "mnt";
 
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(OverlaySnapshotter.class.getName());
     private final Path root;
     private final MetadataStore meta;
 
@@ -45,6 +46,7 @@ public final class OverlaySnapshotter {
             }
             remove(s.key());
         }
+        removeUnrecorded();
     }
 
     /** A snapshot being unpacked: the directory to write a layer into (the layers below it: {@link #lowers}). */
@@ -64,9 +66,15 @@ public final class OverlaySnapshotter {
         return new Extraction(key, dir.resolve("fs"));
     }
 
+    /**
+     * Makes an unpacked layer the committed snapshot of {@code chainId}. Its files reach the disk first: the record
+     * is durable (SQLite, synchronous=FULL), and a crash must never leave a committed record over a layer that is
+     * still only in the page cache, which the next pull would build on.
+     */
     public void commitExtraction(Extraction x, String chainId) throws IOException {
         SnapshotRecord r = meta.snapshot(x.key()).orElseThrow();
         Trees.remove(dir(r.id()).resolve("work"));
+        Syscalls.syncfs(x.upper().toString());
         meta.renameSnapshot(x.key(), chainId, COMMITTED);
     }
 
@@ -202,11 +210,32 @@ public final class OverlaySnapshotter {
         return out;
     }
 
+    /**
+     * Removes a snapshot: its record first, then its tree. A crash in between leaves a directory no record names,
+     * which the next start removes (ids are never reused); the other order could leave a record over a partial
+     * layer, which the next pull of the chain would reuse.
+     */
     public void remove(String key) throws IOException {
         var r = meta.snapshot(key);
         if (r.isEmpty()) return;
-        Trees.remove(dir(r.get().id()));
         meta.deleteSnapshot(key);
+        Trees.remove(dir(r.get().id()));
+    }
+
+    /** Removes the directories no snapshot record names: what a removal cut short by a crash left. */
+    private void removeUnrecorded() throws IOException {
+        java.util.Set<String> recorded = new java.util.HashSet<>();
+        for (SnapshotRecord s : meta.snapshots()) recorded.add(Long.toString(s.id()));
+        try (var dirs = Files.list(root)) {
+            for (Path d : dirs.toList()) {
+                if (recorded.contains(d.getFileName().toString())) continue;
+                try {
+                    Trees.remove(d);
+                } catch (IOException e) {
+                    LOG.warning("could not remove " + d + ", which no snapshot names: " + e.getMessage());
+                }
+            }
+        }
     }
 
     private Path dir(long id) {

@@ -38,6 +38,7 @@ public final class Syscalls {
         int utimensat(int dirfd, String path, @In long[] times, int flags);
         String strerror(int errnum);
         int kill(int pid, int sig);
+        int syncfs(int fd);
         long llistxattr(String path, byte[] list, @size_t long size);
     }
 
@@ -109,6 +110,17 @@ public final class Syscalls {
     private static final int O_PATH = 010000000;
     private static final int O_DIRECTORY = 0200000;
     private static final int O_CLOEXEC = 02000000;
+
+    /** Writes everything of the filesystem holding {@code dir} to disk (syncfs(2)): one call for a whole unpacked layer. */
+    public static void syncfs(String dir) throws IOException {
+        int fd = LIBC.open(dir, O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0) throw new IOException("open " + dir + ": " + LIBC.strerror(RT.getLastError()));
+        try {
+            check(LIBC.syncfs(fd), "syncfs " + dir);
+        } finally {
+            LIBC.close(fd);
+        }
+    }
 
     /**
      * A directory held open, whose entries can be named as {@code /proc/self/fd/N/name}: short whatever the real
