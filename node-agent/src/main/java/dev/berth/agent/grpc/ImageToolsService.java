@@ -203,7 +203,7 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
         Calls.unary(out, () -> {
             GarbageCollector.Result r = agent.gc().collect();
             return GarbageCollectResponse.newBuilder().setBlobsRemoved(r.blobsRemoved())
-                    .setSnapshotsRemoved(r.snapshotsRemoved()).setBytesFreed(r.bytesFreed()).build();
+                    .setSnapshotsRemoved(r.snapshotsRemoved()).setBytesFreed(r.bytesFreed()).setLeasesHeld(r.leasesHeld()).build();
         });
     }
 

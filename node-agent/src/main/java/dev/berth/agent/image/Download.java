@@ -5,6 +5,7 @@ import dev.berth.oci.Descriptor;
 import dev.berth.oci.OciException;
 import dev.berth.oci.Reference;
 import dev.berth.oci.RegistryClient;
+import dev.berth.oci.RegistryStalledException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -15,7 +16,8 @@ import java.util.logging.Logger;
 /**
  * One blob on its way into the content store. Any number of readers may follow it while it arrives (to unpack a
  * layer as it streams); only {@link #awaitVerified()} says the bytes were the right ones. A broken connection is
- * resumed from the bytes already written, with an HTTP Range request.
+ * resumed from the bytes already written, with an HTTP Range request; a registry that stalls (sends nothing for the
+ * stall timeout) fails it.
  */
 final class Download implements Runnable {
 
@@ -64,6 +66,7 @@ final class Download implements Runnable {
                     break;
                 } catch (IOException | OciException e) {
                     if (e instanceof OciException && !(e.getCause() instanceof IOException)) throw e;
+                    if (e instanceof RegistryStalledException) throw e; // a progress deadline: a stall ends the pull
                     if (++attempt > RESUME_ATTEMPTS || w.written() >= desc.size()) throw e;
                     LOG.warning("download of " + desc.digest().shortHex() + " broke at " + w.written() + " bytes (" + e.getMessage() + "); resuming");
                 }
