@@ -26,6 +26,9 @@ public final class StallingEdge implements AutoCloseable {
     private final HttpClient client = HttpClient.newHttpClient();
     private final CountDownLatch released = new CountDownLatch(1);
     private final CountDownLatch stalled = new CountDownLatch(1);
+    private final CountDownLatch abandoned = new CountDownLatch(1);
+    private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.List<String> ranges = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 
     public StallingEdge(String upstream) throws IOException {
         this.upstream = upstream;
@@ -45,6 +48,21 @@ public final class StallingEdge implements AutoCloseable {
         return stalled.await(seconds, TimeUnit.SECONDS);
     }
 
+    /** Blob responses that were held halfway. */
+    public int held() {
+        return held.get();
+    }
+
+    /** Range headers the edge was sent, in order. */
+    public java.util.List<String> ranges() {
+        return java.util.List.copyOf(ranges);
+    }
+
+    /** Waits until a puller has closed a held response before it was sent the rest. */
+    public boolean awaitAbandoned(long seconds) throws InterruptedException {
+        return abandoned.await(seconds, TimeUnit.SECONDS);
+    }
+
     public void release() {
         released.countDown();
     }
@@ -56,6 +74,7 @@ public final class StallingEdge implements AutoCloseable {
             for (String h : new String[] {"Accept", "Range"}) {
                 String v = ex.getRequestHeaders().getFirst(h);
                 if (v != null) req.header(h, v);
+                if (v != null && h.equals("Range")) ranges.add(v);
             }
             HttpResponse<byte[]> resp = client.send(req.build(), HttpResponse.BodyHandlers.ofByteArray());
             resp.headers().map().forEach((k, v) -> {
@@ -70,9 +89,15 @@ public final class StallingEdge implements AutoCloseable {
             ex.getResponseBody().write(body, 0, first);
             ex.getResponseBody().flush();
             if (hold) {
+                held.incrementAndGet();
                 stalled.countDown();
                 released.await();
-                ex.getResponseBody().write(body, first, body.length - first);
+                try {
+                    ex.getResponseBody().write(body, first, body.length - first);
+                    ex.getResponseBody().flush();
+                } catch (IOException gone) {
+                    abandoned.countDown();
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
