@@ -59,8 +59,8 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
             if (phase == PullListener.Phase.DOWNLOADING && current < total) {
                 Long last = lastSent.get(key);
                 if (last != null && now - last < 100_000_000L) return;
+                lastSent.put(key, now);
             }
-            lastSent.put(key, now);
             send(call, PullProgress.newBuilder().setStatus(phase.name().toLowerCase()).setLayerDigest(key)
                     .setCurrent(current).setTotal(total).build());
         };
