@@ -116,6 +116,10 @@ final class ImagesCommand extends Verb.Group {
         int run(Args a) {
             try (AgentClient c = a.connect()) {
                 GarbageCollectResponse r = c.call(Rpcs.ImageTools.GC, GarbageCollectRequest.getDefaultInstance());
+                if (r.getLeasesHeld() > 0) {
+                    System.out.println("garbage collection put off: " + r.getLeasesHeld() + " pull(s) or create(s) in progress; run it again once they end");
+                    return 0;
+                }
                 System.out.println("removed " + r.getBlobsRemoved() + " blobs and " + r.getSnapshotsRemoved() + " snapshots, freed "
                         + Format.size(r.getBytesFreed()));
                 return 0;

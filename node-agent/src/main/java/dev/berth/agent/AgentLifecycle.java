@@ -53,7 +53,8 @@ public class AgentLifecycle {
                 config.registryHostsFile().map(f -> RegistryHosts.load(Path.of(f))).orElse(RegistryHosts.none()),
                 config.registryCredentialsFile().map(f -> RegistryCredentials.load(Path.of(f))).orElse(RegistryCredentials.none()),
                 config.crun(), new TaskManager.LogPolicy(config.logMaxBytes(), config.logMaxFiles()),
-                new Networks.Config(config.bridgeName(), config.bridgeSubnet(), config.cniPath())),
+                new Networks.Config(config.bridgeName(), config.bridgeSubnet(), config.cniPath()),
+                NodeAgent.Settings.pullStall(config.pullStallTimeout())),
                 meta -> config.kafkaBootstrapServers().ifPresent(kafka -> {
                     String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
                     events = new EventPublisher(meta, node, kafka, config.heartbeatInterval(), "0.1.0");

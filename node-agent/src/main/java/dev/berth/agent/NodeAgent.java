@@ -10,6 +10,7 @@ import dev.berth.agent.runtime.TaskManager;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
 import dev.berth.oci.Platform;
 import dev.berth.oci.RegistryClient;
+import dev.berth.oci.StallTimeout;
 import dev.berth.oci.auth.RegistryCredentials;
 import dev.berth.oci.auth.RegistryHosts;
 import java.io.IOException;
@@ -32,18 +33,31 @@ public final class NodeAgent implements AutoCloseable {
 
     /**
      * {@code gcInterval}: how often unreferenced content and snapshots are collected (zero: only on demand);
-     * {@code maxConcurrentDownloads}: layer blobs fetched at once, across all pulls.
+     * {@code maxConcurrentDownloads}: layer blobs fetched at once, across all pulls; {@code pullStall}: how long a
+     * registry may send nothing before the pull fails.
      */
     public record Settings(Path root, Path state, Path shim, String runtime, Duration gcInterval, int maxConcurrentDownloads,
                            RegistryHosts registryHosts, RegistryCredentials registryCredentials, String crun,
-                           TaskManager.LogPolicy logPolicy, Networks.Config network) {
+                           TaskManager.LogPolicy logPolicy, Networks.Config network, StallTimeout pullStall) {
+        /** The setting that {@code pullStall} comes from, named in the error of a stalled pull. */
+        public static final String PULL_STALL_SETTING = "berth.agent.pull-stall-timeout";
+
         public Settings(Path root, Path state, Path shim, String runtime) {
             this(root, state, shim, runtime, Duration.ZERO, 4, RegistryHosts.none(), RegistryCredentials.none(), "/usr/bin/crun", TaskManager.LogPolicy.DEFAULT,
-                    Networks.Config.DEFAULT);
+                    Networks.Config.DEFAULT, pullStall(Duration.ofMinutes(1)));
+        }
+
+        public static StallTimeout pullStall(Duration limit) {
+            return new StallTimeout(limit, PULL_STALL_SETTING);
         }
 
         public Settings withLogPolicy(TaskManager.LogPolicy p) {
-            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, p, network);
+            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, p, network, pullStall);
+        }
+
+        public Settings withPullStall(Duration limit) {
+            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, logPolicy, network,
+                    pullStall(limit));
         }
     }
 
@@ -78,7 +92,7 @@ public final class NodeAgent implements AutoCloseable {
         Leases leases = new Leases();
         this.content = new ContentStore(s.root().resolve("content"));
         this.snapshots = new OverlaySnapshotter(s.root().resolve("snapshots"), meta);
-        this.images = new ImageStore(new RegistryClient(s.registryHosts(), s.registryCredentials()), content, snapshots, meta, Platform.host(),
+        this.images = new ImageStore(new RegistryClient(s.registryHosts(), s.registryCredentials(), s.pullStall()), content, snapshots, meta, Platform.host(),
                 s.maxConcurrentDownloads(), 64L << 30, leases);
         Runtimes runtimes = new Runtimes(s.runtime(), s.crun(), s.state());
         this.cleanups = new Cleanups();

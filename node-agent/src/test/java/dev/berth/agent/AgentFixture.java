@@ -17,14 +17,22 @@ final class AgentFixture implements AutoCloseable {
     final Path base;
     final NodeAgent agent;
 
+    private final java.util.function.UnaryOperator<NodeAgent.Settings> tuning;
+
     AgentFixture() throws IOException {
+        this(s -> s);
+    }
+
+    /** An agent whose settings are the defaults as {@code tuning} changes them. */
+    AgentFixture(java.util.function.UnaryOperator<NodeAgent.Settings> tuning) throws IOException {
+        this.tuning = tuning;
         // short paths: shim sockets live under the state dir and unix socket paths are limited to 108 bytes
         base = Files.createTempDirectory(Path.of("/tmp"), "bt");
         agent = open();
     }
 
     NodeAgent open() throws IOException {
-        return new NodeAgent(settings());
+        return new NodeAgent(tuning.apply(settings()));
     }
 
     NodeAgent.Settings settings() {

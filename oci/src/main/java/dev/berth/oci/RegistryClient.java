@@ -47,7 +47,8 @@ import javax.net.ssl.SSLException;
  * verify fails the request with a message that says what to trust. Redirects are followed here rather than by the
  * {@link HttpClient} (at most {@value #MAX_REDIRECTS}, never from HTTPS to HTTP unless the client was built with
  * {@link HttpClient.Redirect#ALWAYS}), so that the {@code Authorization} header is dropped when a redirect leaves
- * the origin, e.g. a blob redirected to a CDN.
+ * the origin, e.g. a blob redirected to a CDN. Headers must arrive within the request timeout; a body may take as
+ * long as it needs, but one that sends nothing for the {@link StallTimeout} fails with a {@link RegistryStalledException}.
  * <p>
  * Authentication, from the registry's {@code 401} challenge ({@code WWW-Authenticate}):
  * <ul>
@@ -83,6 +84,7 @@ public final class RegistryClient {
     private final HttpClient.Redirect redirects;
     private final RegistryHosts hosts;
     private final RegistryCredentials credentials;
+    private final StallTimeout stall;
     /** Bearer tokens by "authority repository actions". */
     private final Map<String, Token> tokens = new ConcurrentHashMap<>();
     /** Authorities that asked for Basic auth and accepted the credentials: they get them up front. */
@@ -137,6 +139,19 @@ public final class RegistryClient {
      * @param credentials registry credentials ({@link RegistryCredentials#none()} for anonymous access only)
      */
     public RegistryClient(HttpClient http, RegistryHosts hosts, RegistryCredentials credentials) {
+        this(http, hosts, credentials, StallTimeout.DEFAULT);
+    }
+
+    public RegistryClient(RegistryHosts hosts, RegistryCredentials credentials, StallTimeout stall) {
+        this(defaultHttpClient(), hosts, credentials, stall);
+    }
+
+    /**
+     * As {@link #RegistryClient(HttpClient, RegistryHosts, RegistryCredentials)}; {@code stall}: a response that
+     * sends nothing for this long fails (headers have their own timeout, bodies only this one).
+     */
+    public RegistryClient(HttpClient http, RegistryHosts hosts, RegistryCredentials credentials, StallTimeout stall) {
+        this.stall = stall;
         this.redirects = http.followRedirects();
         this.http = http.followRedirects() == HttpClient.Redirect.NEVER ? http : withoutRedirects(http);
         this.hosts = hosts == null ? RegistryHosts.none() : hosts;
@@ -558,7 +573,7 @@ public final class RegistryClient {
     private HttpResponse<InputStream> exchange(HttpRequest request) throws IOException, InterruptedException {
         HttpRequest current = request;
         for (int hop = 0; ; hop++) {
-            HttpResponse<InputStream> resp = clientFor(current.uri()).send(current, HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<InputStream> resp = clientFor(current.uri()).send(current, StallGuardedBody.handler(stall, current.uri()));
             int sc = resp.statusCode();
             if (redirects == HttpClient.Redirect.NEVER || hop >= MAX_REDIRECTS
                     || (sc != 301 && sc != 302 && sc != 303 && sc != 307 && sc != 308)) {
@@ -618,6 +633,7 @@ public final class RegistryClient {
     }
 
     private OciException unreachable(Endpoint ep, IOException e) {
+        if (e instanceof RegistryStalledException) return new OciException(e.getMessage(), e);
         if (causes(e, SSLException.class) != null) return tlsFailure(ep, e);
         String why = e instanceof ConnectException ? "connection refused"
                 : e instanceof HttpConnectTimeoutException ? "connection timed out"

@@ -61,6 +61,10 @@ public interface AgentConfig {
     @WithDefault("4")
     int maxConcurrentDownloads();
 
+    /** A pull whose registry sends nothing for this long fails (a progress deadline: slow pulls go on). */
+    @WithDefault("1m")
+    java.time.Duration pullStallTimeout();
+
     /** The bridge that --network bridge containers join. */
     @WithDefault("berth0")
     String bridgeName();

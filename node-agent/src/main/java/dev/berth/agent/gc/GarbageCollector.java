@@ -10,12 +10,14 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.logging.Logger;
 
 /**
  * Mark and sweep over the node's images: content and snapshots that no image (in any namespace) and no container
- * references are removed. Runs alone (see {@link Leases}), so a pull or create in progress never loses its parts.
+ * references are removed. Runs alone (see {@link Leases}), so a pull or create in progress never loses its parts;
+ * while any holds a lease the collection is put off (the next scheduled one, or the next on demand, tries again).
  */
 public final class GarbageCollector {
 
@@ -40,11 +42,23 @@ public final class GarbageCollector {
         this.references = new References(meta, content);
     }
 
-    public record Result(int blobsRemoved, int snapshotsRemoved, long bytesFreed) {}
+    /** What a collection removed; {@code leasesHeld} is non-zero when it was put off for that many operations in progress. */
+    public record Result(int blobsRemoved, int snapshotsRemoved, long bytesFreed, int leasesHeld) {
+        public boolean deferred() {
+            return leasesHeld > 0;
+        }
+    }
 
-    public Result collect() throws Exception {
+    /** Collects now, unless a pull or create in progress holds a lease: then nothing is removed, and the result says so. */
+    public synchronized Result collect() throws Exception {
         cleanups.drain(); // snapshots of just-deleted containers first, so their parents count as free
-        try (AutoCloseable ignored = leases.exclusive()) {
+        Optional<AutoCloseable> exclusive = leases.tryExclusive();
+        if (exclusive.isEmpty()) {
+            int held = Math.max(1, leases.held());
+            LOG.info("garbage collection put off: " + held + " pull(s) or create(s) in progress");
+            return new Result(0, 0, 0, held);
+        }
+        try (AutoCloseable ignored = exclusive.get()) {
             Set<Digest> liveBlobs = references.blobs(meta.allImages());
             Set<String> roots = new HashSet<>();
             for (ImageRecord img : meta.allImages()) roots.add(img.chainId());
@@ -75,7 +89,7 @@ public final class GarbageCollector {
             }
             freed += content.removePartialsOlderThan(PARTIALS_KEPT);
             if (blobs > 0 || snaps > 0) LOG.info("garbage collection removed " + blobs + " blobs (" + freed + " bytes) and " + snaps + " snapshots");
-            return new Result(blobs, snaps, freed);
+            return new Result(blobs, snaps, freed, 0);
         }
     }
 

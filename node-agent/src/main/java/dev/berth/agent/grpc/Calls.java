@@ -45,6 +45,8 @@ final class Calls {
             };
         } else if (e instanceof OciException o) {
             st = o instanceof OciException.NotFound ? Status.NOT_FOUND : Status.FAILED_PRECONDITION;
+        } else if (e instanceof dev.berth.oci.RegistryStalledException) {
+            st = Status.UNAVAILABLE;
         } else if (e instanceof IllegalArgumentException) {
             st = Status.INVALID_ARGUMENT;
         } else {

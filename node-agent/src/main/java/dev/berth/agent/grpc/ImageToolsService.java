@@ -2,6 +2,7 @@ package dev.berth.agent.grpc;
 
 import dev.berth.agent.NodeAgent;
 import dev.berth.agent.gc.GarbageCollector;
+import dev.berth.agent.image.PullCancellation;
 import dev.berth.agent.image.PullListener;
 import dev.berth.api.services.images.v1.ArchiveChunk;
 import dev.berth.api.services.images.v1.ExportImagesRequest;
@@ -45,6 +46,10 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
             out.onError(Calls.status(e));
             return;
         }
+        // a client that goes away cancels only its own pull: downloads it shares with other pulls go on for them
+        io.grpc.stub.ServerCallStreamObserver<PullProgress> call = (io.grpc.stub.ServerCallStreamObserver<PullProgress>) out;
+        PullCancellation cancel = new PullCancellation();
+        call.setOnCancelHandler(cancel::cancel);
         // progress comes from download and unpack threads: one at a time onto the stream, downloads at most
         // every 100 ms per layer
         java.util.Map<String, Long> lastSent = new java.util.concurrent.ConcurrentHashMap<>();
@@ -54,23 +59,29 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
             if (phase == PullListener.Phase.DOWNLOADING && current < total) {
                 Long last = lastSent.get(key);
                 if (last != null && now - last < 100_000_000L) return;
+                lastSent.put(key, now);
             }
-            lastSent.put(key, now);
-            synchronized (out) {
-                out.onNext(PullProgress.newBuilder().setStatus(phase.name().toLowerCase()).setLayerDigest(key)
-                        .setCurrent(current).setTotal(total).build());
-            }
+            send(call, PullProgress.newBuilder().setStatus(phase.name().toLowerCase()).setLayerDigest(key)
+                    .setCurrent(current).setTotal(total).build());
         };
         try {
-            ImageRecord r = agent.images().pull(ns, Calls.require(req.getReference(), "image reference"), platform, listener);
-            synchronized (out) {
-                out.onNext(PullProgress.newBuilder().setStatus("pulled").setImage(info(r)).build());
-                out.onCompleted();
+            ImageRecord r = agent.images().pull(ns, Calls.require(req.getReference(), "image reference"), platform, listener, cancel);
+            synchronized (call) {
+                if (call.isCancelled()) return;
+                call.onNext(PullProgress.newBuilder().setStatus("pulled").setImage(info(r)).build());
+                call.onCompleted();
             }
         } catch (Exception e) {
-            synchronized (out) {
-                out.onError(Calls.status(e));
+            synchronized (call) {
+                if (!call.isCancelled()) call.onError(Calls.status(e));
             }
+        }
+    }
+
+    /** One progress message onto the stream, unless its client has gone. */
+    private static void send(io.grpc.stub.ServerCallStreamObserver<PullProgress> call, PullProgress p) {
+        synchronized (call) {
+            if (!call.isCancelled()) call.onNext(p);
         }
     }
 
@@ -203,7 +214,7 @@ final class ImageToolsService extends ImageToolsGrpc.ImageToolsImplBase {
         Calls.unary(out, () -> {
             GarbageCollector.Result r = agent.gc().collect();
             return GarbageCollectResponse.newBuilder().setBlobsRemoved(r.blobsRemoved())
-                    .setSnapshotsRemoved(r.snapshotsRemoved()).setBytesFreed(r.bytesFreed()).build();
+                    .setSnapshotsRemoved(r.snapshotsRemoved()).setBytesFreed(r.bytesFreed()).setLeasesHeld(r.leasesHeld()).build();
         });
     }
 

@@ -56,7 +56,8 @@ final class ImagesService extends ImagesGrpc.ImagesImplBase {
             if (!agent.images().delete(ns, Calls.require(req.getName(), "image name"))) {
                 throw new TaskException(TaskException.Kind.NOT_FOUND, "image " + req.getName() + " is not on this node");
             }
-            // sync, as in containerd: the space is given back before the call returns
+            // sync, as in containerd: the space is given back before the call returns (unless a pull or create in
+            // progress puts the collection off: the next scheduled one gives it back)
             if (req.getSync()) agent.gc().collect();
             return Empty.getDefaultInstance();
         });

@@ -5,17 +5,23 @@ import dev.berth.oci.Descriptor;
 import dev.berth.oci.OciException;
 import dev.berth.oci.Reference;
 import dev.berth.oci.RegistryClient;
+import dev.berth.oci.RegistryStalledException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.RandomAccessFile;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.LongConsumer;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One blob on its way into the content store. Any number of readers may follow it while it arrives (to unpack a
- * layer as it streams); only {@link #awaitVerified()} says the bytes were the right ones. A broken connection is
- * resumed from the bytes already written, with an HTTP Range request.
+ * One blob on its way into the content store, shared by every pull that needs it: each pull {@link #attach attaches}
+ * (to hear its progress, follow its bytes as they arrive to unpack a layer as it streams, and learn its verdict) and
+ * detaches when done or cancelled. It goes on while anyone is attached and stops when the last one leaves. Only
+ * {@link Attachment#awaitVerified()} says the bytes were the right ones. A broken connection is resumed from the bytes
+ * already written, with an HTTP Range request; a registry that stalls (sends nothing for the stall timeout) fails it.
  */
 final class Download implements Runnable {
 
@@ -27,43 +33,67 @@ final class Download implements Runnable {
     private final Descriptor desc;
     private final ContentStore content;
     private final ContentStore.Writer writer;
-    private final LongConsumer progress;
+    // guarded by this
+    private final List<Attachment> attached = new ArrayList<>();
     private long written;
     private boolean done;
+    /** Everyone left before it finished: it stops, and a new pull starts a new download (resuming the partial). */
+    private boolean stopping;
     private Throwable failure;
+    /** The registry's response being read now, closed to stop a download no one wants. */
+    private InputStream body;
 
-    Download(RegistryClient registry, ContentStore content, Reference ref, Descriptor desc, LongConsumer progress) throws IOException {
+    Download(RegistryClient registry, ContentStore content, Reference ref, Descriptor desc) throws IOException {
         this.registry = registry;
         this.ref = ref;
         this.desc = desc;
         this.content = content;
         this.writer = content.resumableWriter(desc);
-        this.progress = progress;
     }
 
     Descriptor descriptor() {
         return desc;
     }
 
+    /** Joins the download, its progress told to {@code progress}; null when it is stopping (everyone left): start another. */
+    Attachment attach(LongConsumer progress) {
+        Attachment a = new Attachment(progress);
+        long now;
+        synchronized (this) {
+            if (stopping) return null;
+            attached.add(a);
+            now = written;
+        }
+        if (now > 0) a.progress(now);
+        return a;
+    }
+
+    /** Waits until the download has ended, whatever the outcome, and its partial file is closed. */
+    synchronized void awaitEnd() throws IOException {
+        while (!done) waitHere();
+    }
+
     @Override
     public void run() {
         Throwable error = null;
-        if (writer.written() > 0) {
-            LOG.info("resuming download of " + desc.digest().shortHex() + " at " + writer.written() + " of " + desc.size() + " bytes");
-            advance(0);
-        }
         byte[] buf = new byte[1 << 16];
         try (ContentStore.Writer w = writer) {
+            if (w.written() > 0) {
+                LOG.info("resuming download of " + desc.digest().shortHex() + " at " + w.written() + " of " + desc.size() + " bytes");
+                advance();
+            }
             int attempt = 0;
             while (w.written() < desc.size()) {
-                try (InputStream in = registry.openBlob(ref, desc.digest(), w.written())) {
+                try (InputStream in = open(w.written())) {
                     for (int n; (n = in.read(buf)) > 0; ) {
                         w.write(buf, 0, n);
-                        advance(n);
+                        advance();
                     }
                     break;
                 } catch (IOException | OciException e) {
+                    if (isStopping()) throw abandoned();
                     if (e instanceof OciException && !(e.getCause() instanceof IOException)) throw e;
+                    if (e instanceof RegistryStalledException) throw e; // a progress deadline: a stall ends the pull
                     if (++attempt > RESUME_ATTEMPTS || w.written() >= desc.size()) throw e;
                     LOG.warning("download of " + desc.digest().shortHex() + " broke at " + w.written() + " bytes (" + e.getMessage() + "); resuming");
                 }
@@ -75,29 +105,44 @@ final class Download implements Runnable {
         finish(error);
     }
 
-    private synchronized void advance(long n) {
-        written = writer.written();
-        notifyAll();
-        progress.accept(written);
+    /** The blob from {@code from} on, unless everyone has left. */
+    private InputStream open(long from) throws IOException {
+        if (isStopping()) throw abandoned();
+        InputStream in = registry.openBlob(ref, desc.digest(), from);
+        synchronized (this) {
+            if (!stopping) {
+                body = in;
+                return in;
+            }
+        }
+        in.close();
+        throw abandoned();
+    }
+
+    private synchronized boolean isStopping() {
+        return stopping;
+    }
+
+    private InterruptedIOException abandoned() {
+        return new InterruptedIOException("download of " + desc.digest() + " stopped: every pull that wanted it was cancelled");
+    }
+
+    private void advance() {
+        List<Attachment> to;
+        long now;
+        synchronized (this) {
+            written = now = writer.written();
+            notifyAll();
+            to = List.copyOf(attached);
+        }
+        for (Attachment a : to) a.progress(now);
     }
 
     private synchronized void finish(Throwable t) {
         done = true;
         failure = t;
+        body = null;
         notifyAll();
-    }
-
-    /** Waits until the blob is committed; throws what made it fail (a digest mismatch, a broken registry). */
-    synchronized void awaitVerified() throws IOException {
-        while (!done) waitHere();
-        rethrow();
-    }
-
-    private void rethrow() throws IOException {
-        if (failure == null) return;
-        if (failure instanceof IOException io) throw io;
-        if (failure instanceof RuntimeException re) throw re;
-        throw new IOException(failure);
     }
 
     private void waitHere() throws IOException {
@@ -109,45 +154,117 @@ final class Download implements Runnable {
         }
     }
 
-    /** The blob's bytes as they arrive; ends when the download does, fails when it fails. */
-    InputStream follow() throws IOException {
-        RandomAccessFile file;
-        try {
-            file = new RandomAccessFile(writer.tempPath().toFile(), "r");
-        } catch (java.io.FileNotFoundException alreadyCommitted) {
-            // the download finished before we looked: its verdict, then the blob where it now lives
-            awaitVerified();
-            return content.open(desc.digest());
+    /** One pull's share of the download. Closing it detaches the pull: its waits end, the download goes on for the others. */
+    final class Attachment implements AutoCloseable {
+
+        private volatile LongConsumer progress;
+        private boolean detached; // guarded by Download.this
+
+        private Attachment(LongConsumer progress) {
+            this.progress = progress;
         }
-        return new InputStream() {
-            private long pos;
 
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        Descriptor descriptor() {
+            return desc;
+        }
+
+        /** Tells this pull how far the download is; a listener that fails (its client gone) is not told again. */
+        private void progress(long now) {
+            LongConsumer p = progress;
+            if (p == null) return;
+            try {
+                p.accept(now);
+            } catch (RuntimeException e) {
+                progress = null;
+                LOG.log(Level.FINE, "a pull's progress listener failed; the download goes on", e);
             }
+        }
 
-            @Override
-            public int read(byte[] b, int off, int len) throws IOException {
-                long available;
-                synchronized (Download.this) {
-                    while (written <= pos && !done) waitHere();
-                    if (written <= pos) {
-                        rethrow();
-                        return -1;
-                    }
-                    available = written - pos;
+        /** Waits until the blob is committed; throws what made it fail (a digest mismatch, a broken registry). */
+        void awaitVerified() throws IOException {
+            synchronized (Download.this) {
+                while (!done && !detached) waitHere();
+                check();
+                rethrow();
+            }
+        }
+
+        private void check() throws InterruptedIOException {
+            if (detached) throw new InterruptedIOException("pull cancelled while downloading " + desc.digest());
+        }
+
+        private void rethrow() throws IOException {
+            if (failure == null) return;
+            if (failure instanceof IOException io) throw io;
+            if (failure instanceof RuntimeException re) throw re;
+            throw new IOException(failure);
+        }
+
+        /** The blob's bytes as they arrive; ends when the download does, fails when it fails or this pull leaves. */
+        InputStream follow() throws IOException {
+            RandomAccessFile file;
+            try {
+                file = new RandomAccessFile(writer.tempPath().toFile(), "r");
+            } catch (java.io.FileNotFoundException alreadyCommitted) {
+                // the download finished before we looked: its verdict, then the blob where it now lives
+                awaitVerified();
+                return content.open(desc.digest());
+            }
+            return new InputStream() {
+                private long pos;
+
+                @Override
+                public int read() throws IOException {
+                    byte[] one = new byte[1];
+                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
                 }
-                int n = file.read(b, off, (int) Math.min(len, available));
-                if (n > 0) pos += n;
-                return n;
-            }
 
-            @Override
-            public void close() throws IOException {
-                file.close();
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    long available;
+                    synchronized (Download.this) {
+                        while (written <= pos && !done && !detached) waitHere();
+                        check();
+                        if (written <= pos) {
+                            rethrow();
+                            return -1;
+                        }
+                        available = written - pos;
+                    }
+                    int n = file.read(b, off, (int) Math.min(len, available));
+                    if (n > 0) pos += n;
+                    return n;
+                }
+
+                @Override
+                public void close() throws IOException {
+                    file.close();
+                }
+            };
+        }
+
+        /** Leaves the download; when this was the last pull attached, the download stops. */
+        @Override
+        public void close() {
+            InputStream stop = null;
+            synchronized (Download.this) {
+                if (detached) return;
+                detached = true;
+                attached.remove(this);
+                if (attached.isEmpty() && !done) {
+                    stopping = true;
+                    stop = body;
+                }
+                Download.this.notifyAll();
             }
-        };
+            if (stop != null) {
+                LOG.info("download of " + desc.digest().shortHex() + " stopped: no pull wants it any more");
+                try {
+                    stop.close(); // wakes the download's read, wherever the registry is
+                } catch (IOException ignored) {
+                    // it is being given up
+                }
+            }
+        }
     }
 }

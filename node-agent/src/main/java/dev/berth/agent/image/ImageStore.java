@@ -45,9 +45,7 @@ public final class ImageStore {
     private final MetadataStore meta;
     private final Platform platform;
     private final ConcurrentHashMap<String, Object> chainLocks = new ConcurrentHashMap<>();
-    /** Blobs being fetched now, so that pulls sharing a layer share its download. */
-    private final ConcurrentHashMap<Digest, Download> inFlight = new ConcurrentHashMap<>();
-    private final ExecutorService downloads;
+    private final Downloads downloads;
     private final ExecutorService inflaters = Executors.newCachedThreadPool(daemon("layer-inflate"));
     /** Unbounded: a layer's unpack may wait for those below it, which must never wait for a thread in turn. */
     private final ExecutorService unpackers = Executors.newCachedThreadPool(daemon("layer-unpack"));
@@ -67,7 +65,7 @@ public final class ImageStore {
         this.snapshots = snapshots;
         this.meta = meta;
         this.platform = platform;
-        this.downloads = Executors.newFixedThreadPool(maxConcurrentDownloads, daemon("layer-download"));
+        this.downloads = new Downloads(registry, content, maxConcurrentDownloads);
         this.maxLayerBytes = maxLayerBytes;
     }
 
@@ -89,15 +87,18 @@ public final class ImageStore {
      * its bytes arrive, in order; a layer's snapshot is committed only once its blob digest and diff id check out.
      */
     public ImageRecord pull(String namespace, String name, PullListener listener) throws IOException {
-        return pull(namespace, name, platform, listener);
+        return pull(namespace, name, platform, listener, PullCancellation.never());
     }
 
-    /** Pulls for another platform than the node's (to export it, say; it cannot run here). */
-    public ImageRecord pull(String namespace, String name, Platform wanted, PullListener listener) throws IOException {
+    /**
+     * Pulls for another platform than the node's (to export it, say; it cannot run here). Once {@code cancel} is
+     * cancelled the pull gives up its share of the downloads it has in common with other pulls, which go on.
+     */
+    public ImageRecord pull(String namespace, String name, Platform wanted, PullListener listener, PullCancellation cancel) throws IOException {
         // the lease keeps garbage collection from taking blobs and snapshots this pull has made but not yet named
         AutoCloseable lease = leases.acquire();
         try {
-            return pullLeased(namespace, name, wanted, listener);
+            return pullLeased(namespace, name, wanted, listener, cancel);
         } finally {
             try {
                 lease.close();
@@ -107,7 +108,7 @@ public final class ImageStore {
         }
     }
 
-    private ImageRecord pullLeased(String namespace, String name, Platform platform, PullListener listener) throws IOException {
+    private ImageRecord pullLeased(String namespace, String name, Platform platform, PullListener listener, PullCancellation cancel) throws IOException {
         Reference ref;
         try {
             ref = Reference.parse(name);
@@ -120,7 +121,7 @@ public final class ImageStore {
         // the index the tag points to is kept too, so the image can be re-resolved as pulled
         if (!img.target().digest().equals(img.manifestBytes().digest())) documents.add(img.targetBytes());
         return unpackAndRecord(namespace, ref, img.target(), img.manifestBytes().descriptor(), img.manifestBytes().bytes(),
-                img.manifest(), configBytes, documents, listener);
+                img.manifest(), configBytes, documents, listener, cancel);
     }
 
     /**
@@ -129,7 +130,8 @@ public final class ImageStore {
      * only once everything it needs is in place.
      */
     private ImageRecord unpackAndRecord(String namespace, Reference ref, Descriptor target, Descriptor manifestDesc, byte[] manifestBytes,
-                                        Manifest manifest, byte[] configBytes, List<byte[]> extraDocuments, PullListener listener) throws IOException {
+                                        Manifest manifest, byte[] configBytes, List<byte[]> extraDocuments, PullListener listener,
+                                        PullCancellation cancel) throws IOException {
         ImageConfig config = Json.read(configBytes, ImageConfig.class, "image config of " + ref);
         List<Descriptor> layers = manifest.layers();
         List<Digest> diffIds = config.rootfs() == null || config.rootfs().diffIds() == null ? List.of() : config.rootfs().diffIds();
@@ -140,16 +142,42 @@ public final class ImageStore {
         List<String> chainIds = new java.util.ArrayList<>();
         String parent = null;
         for (Digest diffId : diffIds) chainIds.add(parent = chainId(parent, diffId));
+        for (Descriptor layer : layers) checkedMediaType(ref, layer);
+        List<Download.Attachment> sources = new java.util.ArrayList<>();
+        long unpacked;
+        try {
+            unpacked = unpackAll(ref, layers, diffIds, chainIds, sources, listener, cancel);
+        } finally {
+            for (Download.Attachment s : sources) if (s != null) s.close();
+        }
+        content.ingest(manifest.config(), configBytes);
+        for (byte[] doc : extraDocuments) content.ingest(new Descriptor(target.mediaType(), Digest.sha256(doc), doc.length), doc);
+        content.ingest(manifestDesc, manifestBytes);
+        long now = System.currentTimeMillis();
+        long size = manifestDesc.size() + manifest.config().size() + layers.stream().mapToLong(Descriptor::size).sum();
+        ImageRecord rec = new ImageRecord(namespace, ref.toString(), target.mediaType(), target.digest().toString(),
+                size, manifestDesc.digest().toString(), manifest.config().digest().toString(), parent, unpacked,
+                "{}", meta.image(namespace, ref.toString()).map(ImageRecord::createdAt).orElse(now), now);
+        putImage(rec);
+        return rec;
+    }
+
+    /**
+     * Unpacks every layer the node lacks, attaching to the downloads of the blobs the content store lacks (into
+     * {@code sources}, for the caller to detach); a cancelled pull detaches at once. Returns the bytes unpacked.
+     */
+    private long unpackAll(Reference ref, List<Descriptor> layers, List<Digest> diffIds, List<String> chainIds,
+                           List<Download.Attachment> sources, PullListener listener, PullCancellation cancel) throws IOException {
         // start every download the image still needs; the unpack below follows them in layer order
-        List<Download> sources = new java.util.ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
             Descriptor layer = layers.get(i);
-            checkedMediaType(ref, layer);
             if (snapshots.exists(chainIds.get(i)) || content.has(layer.digest())) {
                 sources.add(null);
             } else {
                 listener.layer(layer, PullListener.Phase.WAITING, 0, layer.size());
-                sources.add(download(ref, layer, listener));
+                Download.Attachment a = downloads.attach(ref, layer, listener);
+                sources.add(a);
+                cancel.whenCancelled(a::close);
             }
         }
         // every layer unpacks at once, each into its own snapshot: a layer waits for those below only where an entry
@@ -179,17 +207,7 @@ public final class ImageStore {
         if (failure instanceof IOException io) throw io;
         if (failure instanceof RuntimeException re) throw re;
         if (failure != null) throw new IllegalStateException(failure);
-        parent = chainIds.get(chainIds.size() - 1);
-        content.ingest(manifest.config(), configBytes);
-        for (byte[] doc : extraDocuments) content.ingest(new Descriptor(target.mediaType(), Digest.sha256(doc), doc.length), doc);
-        content.ingest(manifestDesc, manifestBytes);
-        long now = System.currentTimeMillis();
-        long size = manifestDesc.size() + manifest.config().size() + layers.stream().mapToLong(Descriptor::size).sum();
-        ImageRecord rec = new ImageRecord(namespace, ref.toString(), target.mediaType(), target.digest().toString(),
-                size, manifestDesc.digest().toString(), manifest.config().digest().toString(), parent, unpacked,
-                "{}", meta.image(namespace, ref.toString()).map(ImageRecord::createdAt).orElse(now), now);
-        putImage(rec);
-        return rec;
+        return unpacked;
     }
 
     /** Records an image and its image.pulled event in one transaction. */
@@ -266,7 +284,7 @@ public final class ImageStore {
                 if (!content.has(m.config().digest())) throw new OciException("the archive lacks the config of " + imp.name());
                 out.add(unpackAndRecord(namespace, ref, new Descriptor(target.mediaType(), target.digest(), target.size()),
                         new Descriptor(manifestDesc.mediaType(), manifestDesc.digest(), manifestDesc.size()), manifestBytes, m,
-                        content.read(m.config().digest()), extra, PullListener.NONE));
+                        content.read(m.config().digest()), extra, PullListener.NONE, PullCancellation.never()));
             }
             if (out.isEmpty()) throw new OciException("the archive names no images");
             return out;
@@ -347,33 +365,9 @@ public final class ImageStore {
         }
     }
 
-    /** The download of a blob, shared with any pull already fetching it. */
-    private Download download(Reference ref, Descriptor layer, PullListener listener) throws IOException {
-        try {
-            return inFlight.computeIfAbsent(layer.digest(), d -> {
-                try {
-                    Download dl = new Download(registry, content, ref, layer,
-                            done -> listener.layer(layer, PullListener.Phase.DOWNLOADING, done, layer.size()));
-                    downloads.execute(() -> {
-                        try {
-                            dl.run();
-                        } finally {
-                            inFlight.remove(d, dl);
-                        }
-                    });
-                    return dl;
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-        } catch (java.io.UncheckedIOException e) {
-            throw e.getCause();
-        }
-    }
-
     /** Unpacks one layer into the snapshot of its chain unless that exists; returns the bytes unpacked. */
     private long unpackLayer(Reference ref, Descriptor layer, Digest diffId, String parent, String chainId,
-                             Download source, PullListener listener, List<java.util.concurrent.CompletableFuture<Long>> below) throws IOException {
+                             Download.Attachment source, PullListener listener, List<java.util.concurrent.CompletableFuture<Long>> below) throws IOException {
         MediaTypes.Compression compression = MediaTypes.layerCompression(layer.mediaType());
         if (snapshots.exists(chainId)) {
             listener.layer(layer, PullListener.Phase.EXISTS, layer.size(), layer.size());

@@ -112,6 +112,47 @@ class AgentApiTest {
     }
 
     @Test
+    void aClientThatCancelsItsPullLeavesTheOtherPullSharingItsDownload() throws Exception {
+        byte[] noise = new byte[3 << 20];
+        new java.util.Random(95).nextBytes(noise);
+        java.nio.file.Path work = Files.createTempDirectory("berth-cancel");
+        String layer = new dev.berth.oci.testing.ImageBuilder().layer(l -> l.file("noise", 0644, noise))
+                .push(new RegistryClient(), dev.berth.oci.Reference.parse(registry.address() + "/test/cancel:latest"), work)
+                .layerDigests().get(0).toString();
+        try (dev.berth.agent.StallingEdge edge = new dev.berth.agent.StallingEdge(registry.address())) {
+            PullRequest req = PullRequest.newBuilder().setReference(edge.address() + "/test/cancel:latest").build();
+            io.grpc.Context.CancellableContext first = io.grpc.Context.current().withCancellation();
+            Iterator<PullProgress> a = first.call(() -> ImageToolsGrpc.newBlockingStub(ns("default")).pull(req));
+            assertTrue(edge.awaitStall(60), "the download is under way, held halfway");
+            java.util.Set<String> heard = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            java.util.concurrent.CompletableFuture<PullProgress> second = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                PullProgress last = null;
+                for (Iterator<PullProgress> b = ImageToolsGrpc.newBlockingStub(ns("default")).pull(req); b.hasNext(); ) {
+                    last = b.next();
+                    heard.add(last.getStatus() + " " + last.getLayerDigest());
+                }
+                return last;
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!heard.contains("waiting " + layer)) {
+                assertTrue(System.nanoTime() < deadline, "the second pull joins the download: " + heard);
+                Thread.sleep(20);
+            }
+            Thread.sleep(200); // it attaches right after saying so
+            first.cancel(null); // the first client goes away
+            StatusRuntimeException gone = assertThrows(StatusRuntimeException.class, () -> a.forEachRemaining(p -> { }));
+            assertEquals(Status.Code.CANCELLED, gone.getStatus().getCode());
+            edge.release();
+            PullProgress last = second.get(60, TimeUnit.SECONDS);
+            assertTrue(last.hasImage(), "the second pull ends with the image: " + last);
+            assertTrue(heard.contains("downloading " + layer), "and heard the shared download's progress: " + heard);
+            assertEquals(1, edge.held(), "one download served both");
+        } finally {
+            new ProcessBuilder("rm", "-rf", work.toString()).start().waitFor();
+        }
+    }
+
+    @Test
     void socketIsPrivateAndAgentIsReady() throws Exception {
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(TempAgentProfile.BASE.resolve("agent.sock"))));
         assertTrue(VersionGrpc.newBlockingStub(channel).version(Empty.getDefaultInstance()).getVersion().startsWith("berth"));
