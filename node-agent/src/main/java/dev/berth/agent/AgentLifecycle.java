@@ -54,7 +54,9 @@ public class AgentLifecycle {
                 config.registryCredentialsFile().map(f -> RegistryCredentials.load(Path.of(f))).orElse(RegistryCredentials.none()),
                 config.crun(), new TaskManager.LogPolicy(config.logMaxBytes(), config.logMaxFiles()),
                 new Networks.Config(config.bridgeName(), config.bridgeSubnet(), config.cniPath()),
-                NodeAgent.Settings.pullStall(config.pullStallTimeout())),
+                NodeAgent.Settings.pullStall(config.pullStallTimeout()),
+                new dev.berth.agent.unpack.UnpackLimits(config.maxTarHeaderBytes().asLongValue(), config.maxLayerEntries(),
+                        config.maxLayerBytes().asLongValue(), config.maxImageBytes().asLongValue(), config.minFreeDiskBytes().asLongValue())),
                 meta -> config.kafkaBootstrapServers().ifPresent(kafka -> {
                     String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
                     events = new EventPublisher(meta, node, kafka, config.heartbeatInterval(), "0.1.0");

@@ -38,13 +38,14 @@ public final class NodeAgent implements AutoCloseable {
      */
     public record Settings(Path root, Path state, Path shim, String runtime, Duration gcInterval, int maxConcurrentDownloads,
                            RegistryHosts registryHosts, RegistryCredentials registryCredentials, String crun,
-                           TaskManager.LogPolicy logPolicy, Networks.Config network, StallTimeout pullStall) {
+                           TaskManager.LogPolicy logPolicy, Networks.Config network, StallTimeout pullStall,
+                           dev.berth.agent.unpack.UnpackLimits unpackLimits) {
         /** The setting that {@code pullStall} comes from, named in the error of a stalled pull. */
         public static final String PULL_STALL_SETTING = "berth.agent.pull-stall-timeout";
 
         public Settings(Path root, Path state, Path shim, String runtime) {
             this(root, state, shim, runtime, Duration.ZERO, 4, RegistryHosts.none(), RegistryCredentials.none(), "/usr/bin/crun", TaskManager.LogPolicy.DEFAULT,
-                    Networks.Config.DEFAULT, pullStall(Duration.ofMinutes(1)));
+                    Networks.Config.DEFAULT, pullStall(Duration.ofMinutes(1)), dev.berth.agent.unpack.UnpackLimits.DEFAULT);
         }
 
         public static StallTimeout pullStall(Duration limit) {
@@ -52,12 +53,12 @@ public final class NodeAgent implements AutoCloseable {
         }
 
         public Settings withLogPolicy(TaskManager.LogPolicy p) {
-            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, p, network, pullStall);
+            return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, p, network, pullStall, unpackLimits);
         }
 
         public Settings withPullStall(Duration limit) {
             return new Settings(root, state, shim, runtime, gcInterval, maxConcurrentDownloads, registryHosts, registryCredentials, crun, logPolicy, network,
-                    pullStall(limit));
+                    pullStall(limit), unpackLimits);
         }
     }
 
@@ -93,7 +94,7 @@ public final class NodeAgent implements AutoCloseable {
         this.content = new ContentStore(s.root().resolve("content"));
         this.snapshots = new OverlaySnapshotter(s.root().resolve("snapshots"), meta);
         this.images = new ImageStore(new RegistryClient(s.registryHosts(), s.registryCredentials(), s.pullStall()), content, snapshots, meta, Platform.host(),
-                s.maxConcurrentDownloads(), 64L << 30, leases);
+                s.maxConcurrentDownloads(), s.unpackLimits(), leases);
         Runtimes runtimes = new Runtimes(s.runtime(), s.crun(), s.state());
         this.cleanups = new Cleanups();
         this.networks = new Networks(s.state(), s.network());

@@ -65,6 +65,26 @@ public interface AgentConfig {
     @WithDefault("1m")
     java.time.Duration pullStallTimeout();
 
+    /** A tar header record (PAX, GNU long name) larger than this is refused: it would be read into memory whole. */
+    @WithDefault("1M")
+    io.quarkus.runtime.configuration.MemorySize maxTarHeaderBytes();
+
+    /** Entries one layer may hold. */
+    @WithDefault("1000000")
+    long maxLayerEntries();
+
+    /** Bytes one layer may write into files (a sparse file counts at its full size). */
+    @WithDefault("64G")
+    io.quarkus.runtime.configuration.MemorySize maxLayerBytes();
+
+    /** Bytes all of one image's layers may write into files. */
+    @WithDefault("128G")
+    io.quarkus.runtime.configuration.MemorySize maxImageBytes();
+
+    /** Free disk space an unpack must leave on the store's filesystem. */
+    @WithDefault("1G")
+    io.quarkus.runtime.configuration.MemorySize minFreeDiskBytes();
+
     /** The bridge that --network bridge containers join. */
     @WithDefault("berth0")
     String bridgeName();

@@ -6,6 +6,8 @@ import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.agent.metadata.MetadataStore.ImageRecord;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
 import dev.berth.agent.unpack.LayerApplier;
+import dev.berth.agent.unpack.UnpackBudget;
+import dev.berth.agent.unpack.UnpackLimits;
 import dev.berth.oci.Descriptor;
 import dev.berth.oci.Digest;
 import dev.berth.oci.ImageConfig;
@@ -47,18 +49,26 @@ public final class ImageStore {
     private final ConcurrentHashMap<String, Object> chainLocks = new ConcurrentHashMap<>();
     private final Downloads downloads;
     private final ExecutorService inflaters = Executors.newCachedThreadPool(daemon("layer-inflate"));
-    /** Unbounded: a layer's unpack may wait for those below it, which must never wait for a thread in turn. */
-    private final ExecutorService unpackers = Executors.newCachedThreadPool(daemon("layer-unpack"));
-    private final long maxLayerBytes;
+    /**
+     * Layers unpacking at once, across pulls, each with up to 8 MiB of inflated tar queued (Pump): bounded, so an
+     * image of many layers cannot fill the heap. A layer waits only for layers of its own image below it, which
+     * were queued before it; the queue is first in, first out, so those have started already, and the lowest
+     * unfinished layer always runs: no layer waits for a thread a waiting layer holds.
+     */
+    static final int UNPACKERS = 8;
+    private final ExecutorService unpackers = Executors.newFixedThreadPool(UNPACKERS, daemon("layer-unpack"));
+    /** Overlayfs stacks at most 500 layers (the kernel's OVL_MAX_STACK): an image of more could never run. */
+    static final int MAX_LAYERS = 500;
+    private final UnpackLimits limits;
     private final Leases leases;
 
     /** Defaults: 4 downloads at once, layers of at most 64 GiB unpacked. */
     public ImageStore(RegistryClient registry, ContentStore content, OverlaySnapshotter snapshots, MetadataStore meta, Platform platform) {
-        this(registry, content, snapshots, meta, platform, 4, 64L << 30, new Leases());
+        this(registry, content, snapshots, meta, platform, 4, UnpackLimits.DEFAULT, new Leases());
     }
 
     public ImageStore(RegistryClient registry, ContentStore content, OverlaySnapshotter snapshots, MetadataStore meta, Platform platform,
-                      int maxConcurrentDownloads, long maxLayerBytes, Leases leases) {
+                      int maxConcurrentDownloads, UnpackLimits limits, Leases leases) {
         this.leases = leases;
         this.registry = registry;
         this.content = content;
@@ -66,7 +76,7 @@ public final class ImageStore {
         this.meta = meta;
         this.platform = platform;
         this.downloads = new Downloads(registry, content, maxConcurrentDownloads);
-        this.maxLayerBytes = maxLayerBytes;
+        this.limits = limits;
     }
 
     private static java.util.concurrent.ThreadFactory daemon(String name) {
@@ -139,6 +149,9 @@ public final class ImageStore {
             throw new OciException("image " + ref + " is inconsistent: " + layers.size() + " layers but " + diffIds.size() + " diff ids in its config");
         }
         if (layers.isEmpty()) throw new OciException("image " + ref + " has no layers");
+        if (layers.size() > MAX_LAYERS) {
+            throw new OciException("image " + ref + " has " + layers.size() + " layers, more than the " + MAX_LAYERS + " overlayfs can stack: refused");
+        }
         List<String> chainIds = new java.util.ArrayList<>();
         String parent = null;
         for (Digest diffId : diffIds) chainIds.add(parent = chainId(parent, diffId));
@@ -183,13 +196,14 @@ public final class ImageStore {
         // every layer unpacks at once, each into its own snapshot: a layer waits for those below only where an entry
         // needs them (a parent directory its tar lacks) and to commit, so a chain is only ever committed whole
         List<java.util.concurrent.CompletableFuture<Long>> unpacks = new java.util.ArrayList<>();
+        UnpackBudget budget = new UnpackBudget(limits); // the image's layers count together
         for (int i = 0; i < layers.size(); i++) {
             int k = i;
             List<java.util.concurrent.CompletableFuture<Long>> below = List.copyOf(unpacks);
             unpacks.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
                     return unpackLayer(ref, layers.get(k), diffIds.get(k), k == 0 ? null : chainIds.get(k - 1), chainIds.get(k),
-                            sources.get(k), listener, below);
+                            sources.get(k), listener, below, budget);
                 } catch (IOException e) {
                     throw new java.util.concurrent.CompletionException(e);
                 }
@@ -367,7 +381,8 @@ public final class ImageStore {
 
     /** Unpacks one layer into the snapshot of its chain unless that exists; returns the bytes unpacked. */
     private long unpackLayer(Reference ref, Descriptor layer, Digest diffId, String parent, String chainId,
-                             Download.Attachment source, PullListener listener, List<java.util.concurrent.CompletableFuture<Long>> below) throws IOException {
+                             Download.Attachment source, PullListener listener, List<java.util.concurrent.CompletableFuture<Long>> below,
+                             UnpackBudget budget) throws IOException {
         MediaTypes.Compression compression = MediaTypes.layerCompression(layer.mediaType());
         if (snapshots.exists(chainId)) {
             listener.layer(layer, PullListener.Phase.EXISTS, layer.size(), layer.size());
@@ -383,12 +398,12 @@ public final class ImageStore {
             listener.layer(layer, PullListener.Phase.UNPACKING, 0, layer.size());
             OverlaySnapshotter.Extraction x = snapshots.startExtraction(parent);
             try (InputStream blob = source != null ? source.follow() : content.open(layer.digest());
-                 Pump pump = new Pump(decompress(new java.io.BufferedInputStream(blob, 1 << 16), compression), maxLayerBytes)) {
+                 Pump pump = new Pump(decompress(new java.io.BufferedInputStream(blob, 1 << 16), compression), limits.maxLayerBytes())) {
                 inflaters.execute(pump);
                 LayerApplier.apply(pump, x.upper(), () -> {
                     awaitBelow(below, layer);
                     return snapshots.lowers(parent);
-                });
+                }, budget);
                 if (source != null) source.awaitVerified();
                 if (!pump.diffId().equals(diffId)) {
                     throw new OciException("layer " + layer.digest() + " of " + ref + " unpacks to diff id " + pump.diffId() + ", but the image config says " + diffId + ": corrupt image refused");
@@ -399,7 +414,7 @@ public final class ImageStore {
                 LOG.info(String.format("layer %s: %d bytes, unpacked %d bytes in %.2fs%s", layer.digest().shortHex(), layer.size(),
                         pump.count(), (System.nanoTime() - t0) / 1e9, source != null ? " while downloading" : ""));
                 return pump.count();
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) { // an Error too: no snapshot is left behind
                 snapshots.remove(x.key());
                 // what the download found (a digest mismatch) explains more than the half-read tar it caused
                 if (source != null) {

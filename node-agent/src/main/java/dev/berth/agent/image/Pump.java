@@ -48,7 +48,7 @@ final class Pump extends InputStream implements Runnable {
                 hasher.update(b, 0, n);
                 count += n;
                 if (count > limit) {
-                    throw new OciException("layer unpacks to more than " + limit + " bytes, the limit for one layer: refused as a decompression bomb");
+                    throw new OciException("layer unpacks to more than " + limit + " bytes, the bound " + dev.berth.agent.unpack.UnpackLimits.MAX_LAYER_SETTING + ": refused as a decompression bomb");
                 }
                 put(n == CHUNK ? b : Arrays.copyOf(b, n));
             }

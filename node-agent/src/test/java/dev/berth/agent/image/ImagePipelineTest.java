@@ -67,7 +67,8 @@ class ImagePipelineTest {
     }
 
     ImageStore store(long maxLayerBytes) {
-        return new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(), 4, maxLayerBytes, new dev.berth.agent.gc.Leases());
+        return new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(), 4,
+                new dev.berth.agent.unpack.UnpackLimits(1 << 20, 1_000_000, maxLayerBytes, 1L << 40, 0), new dev.berth.agent.gc.Leases());
     }
 
     String push(String repo, ImageBuilder b) throws Exception {
@@ -130,9 +131,37 @@ class ImagePipelineTest {
         // 8 MB of zeros compress to a few KB: the classic decompression bomb, at small scale
         String ref = push("test/bomb", new ImageBuilder().layer(l -> l.file("zeros", 0644, new byte[8 << 20])));
         OciException e = assertThrows(OciException.class, () -> store(1L << 20).pull("default", ref));
-        assertTrue(e.getMessage().contains("decompression bomb"), e.getMessage());
+        assertTrue(e.getMessage().contains(dev.berth.agent.unpack.UnpackLimits.MAX_LAYER_SETTING), e.getMessage());
         assertTrue(snapshots.list().isEmpty(), "no snapshot left behind");
         assertTrue(meta.images("default").isEmpty(), "no image recorded");
+    }
+
+    /** Layers each within their own bound can still add up past the image's: refused, with nothing left behind. */
+    @Test
+    void layersThatTogetherPassTheImageBoundAreRefused() throws Exception {
+        String ref = push("test/wide", new ImageBuilder()
+                .layer(l -> l.file("one", 0644, new byte[600_000]))
+                .layer(l -> l.file("two", 0644, new byte[600_000])));
+        ImageStore store = new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(), 4,
+                new dev.berth.agent.unpack.UnpackLimits(1 << 20, 1000, 1_000_000, 1_000_000, 0), new dev.berth.agent.gc.Leases());
+        OciException e = assertThrows(OciException.class, () -> store.pull("default", ref));
+        assertTrue(e.getMessage().contains(dev.berth.agent.unpack.UnpackLimits.MAX_IMAGE_SETTING), e.getMessage());
+        assertTrue(meta.images("default").isEmpty(), "no image recorded");
+        assertTrue(snapshots.list().size() <= 1, "at most the layer that fit, never the one refused: " + snapshots.list());
+    }
+
+    /** An image of more layers than overlayfs stacks could never run: refused before any is fetched. */
+    @Test
+    void anImageOfMoreLayersThanOverlayStacksIsRefused() throws Exception {
+        ImageBuilder b = new ImageBuilder();
+        for (int i = 0; i <= ImageStore.MAX_LAYERS; i++) {
+            int n = i;
+            b.layer(l -> l.file("f" + n, 0644, "x"));
+        }
+        String ref = push("test/tall", b);
+        OciException e = assertThrows(OciException.class, () -> store(1L << 30).pull("default", ref));
+        assertTrue(e.getMessage().contains("more than the 500 overlayfs can stack"), e.getMessage());
+        assertTrue(snapshots.list().isEmpty());
     }
 
     @Test

@@ -86,7 +86,7 @@ class SharedDownloadTest {
     }
 
     ImageStore store(int downloads) {
-        return new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(), downloads, 1L << 30, new Leases());
+        return new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(), downloads, dev.berth.agent.unpack.UnpackLimits.DEFAULT, new Leases());
     }
 
     /** An image of one 3 MiB layer of noise, pushed to the real registry; its layer's digest. */
