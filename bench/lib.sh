@@ -2,11 +2,14 @@
 # $work, started and torn down within one run so their figures come from the same machine state.
 # Callers set: repo, work. They get: berth_socket, ctrd_socket, and functions below.
 
+# the dev registry's account: every client logs in (deploy/lib/dev-credentials.sh)
+. "$repo/deploy/lib/dev-credentials.sh"
+
 bench_prepare() {
   "$repo/deploy/install-packages.sh"
   [[ -f "$repo/bench/target/berth-bench.jar" && -f "$repo/node-agent/target/quarkus-app/quarkus-run.jar" && -f "$repo/cli/target/berth-cli.jar" ]] \
     || (cd "$repo" && mvn -q -B install -Dmaven.test.skip=true)
-  curl -sf -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+  registry_curl -sf -H "Accept: application/vnd.oci.image.manifest.v1+json" \
     "http://${BERTH_REGISTRY:-127.0.0.1:5000}/v2/test/big/manifests/latest" -o /dev/null \
     || "$repo/deploy/dev-services.sh" up >/dev/null
   trap bench_cleanup EXIT
@@ -76,7 +79,11 @@ stop_containerd() {
   return 0
 }
 
-ctr() { command ctr --address "$ctrd_socket" --namespace bench "$@"; }
+# ctr, on the bench's containerd; its pulls log in to the dev registry
+ctr() {
+  if [[ "${1:-} ${2:-}" == "images pull" && -n "$(registry_userpass)" ]]; then set -- images pull --user "$(registry_userpass)" "${@:3}"; fi
+  command ctr --address "$ctrd_socket" --namespace bench "$@"
+}
 
 bench_cleanup() {
   # a process may be gone already (the client ends at end of its input): a failed kill must not end the cleanup

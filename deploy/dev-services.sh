@@ -16,7 +16,12 @@
 #                              127.0.0.1:9093), jars from Maven Central via
 #                              deploy/kafka/pom.xml.
 #   registry   127.0.0.1:5000  Debian's docker-registry (distribution 2.x) with its
-#                              own config: filesystem storage, delete enabled, no auth.
+#                              own config: filesystem storage, delete enabled, one
+#                              htpasswd account made at first start (a host-network
+#                              container shares loopback: it must not push images).
+#                              Its credentials: deploy/.state/registry/auth/ (0600):
+#                              auth.json (Docker config.json), userpass (USER:PASSWORD);
+#                              deploy/lib/dev-credentials.sh reads them.
 #   seed       runs deploy/seed-images.sh 127.0.0.1:5000 (if present and
 #              executable) after the registry is up, on every `up`.
 #
@@ -446,8 +451,36 @@ REG_ADDR="$HOST:$REGISTRY_PORT"
 REG_URL="http://$REG_ADDR/v2/"
 REG_MATCH="serve $REG_DIR/config.yml"
 
-reg_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$REG_URL" 2>/dev/null || true; }
-reg_ok() { curl -sf -o /dev/null --max-time 3 "$REG_URL" 2>/dev/null; }
+REG_AUTH="$REG_DIR/auth"
+. "$DEPLOY_DIR/lib/dev-credentials.sh"
+
+reg_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$REG_URL" 2>/dev/null || true; }  # anonymous
+reg_ok() { registry_curl -sf -o /dev/null --max-time 3 "$REG_URL" 2>/dev/null; }
+
+# The registry's one account, made once: a random password, bcrypt in htpasswd (apache2-utils), and the same as a
+# Docker config.json for clients.
+reg_credentials() {
+  [ -s "$REG_AUTH/htpasswd" ] && [ -s "$REG_AUTH/auth.json" ] && [ -s "$REG_AUTH/userpass" ] && return 0
+  command -v htpasswd >/dev/null || ensure_pkgs apache2-utils || fail registry "$REG_ADDR" "cannot install apache2-utils (htpasswd)"
+  local user=berth pass
+  pass="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+  (umask 077 && mkdir -p "$REG_AUTH" &&
+    htpasswd -Bbn "$user" "$pass" >"$REG_AUTH/htpasswd" &&
+    printf '%s:%s' "$user" "$pass" >"$REG_AUTH/userpass" &&
+    printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REG_ADDR" "$(printf '%s:%s' "$user" "$pass" | base64 -w0)" >"$REG_AUTH/auth.json")
+  chmod 0700 "$REG_AUTH"
+}
+
+# pids of a docker-registry serving a Berth dev config of another checkout (deploy/.state/registry/config.yml)
+other_berth_registry_pids() {
+  local f pid
+  while read -r f; do
+    pid="${f#/proc/}"; pid="${pid%/cmdline}"
+    [ "$pid" = "$(cat "$REG_PID" 2>/dev/null)" ] && continue
+    tr '\0' ' ' 2>/dev/null <"$f" | grep -q "^[^ ]*docker-registry serve .*/deploy/\.state/registry/config\.yml" && echo "$pid"
+  done < <(grep -lsaF -- /deploy/.state/registry/config.yml /proc/[0-9]*/cmdline 2>/dev/null || true)
+  return 0
+}
 
 # pids of Debian's packaged registry (the one using /etc/docker/registry/config.yml)
 debian_registry_pids() {
@@ -478,7 +511,7 @@ stop_debian_registry() {
 reg_config() {
   mkdir -p "$REG_DIR/data"
   cat >"$REG_DIR/config.yml" <<EOF
-# Written by deploy/dev-services.sh - dev/test OCI registry, no auth, loopback only.
+# Written by deploy/dev-services.sh - dev/test OCI registry, loopback only, one htpasswd account.
 version: 0.1
 log:
   level: info
@@ -491,6 +524,10 @@ storage:
     enabled: true
   cache:
     blobdescriptor: inmemory
+auth:
+  htpasswd:
+    realm: berth-dev-registry
+    path: $REG_AUTH/htpasswd
 http:
   addr: $REG_ADDR
   headers:
@@ -504,20 +541,30 @@ EOF
 }
 
 reg_up() {
+  reg_credentials
   local code
   code="$(reg_code)"
-  if [ "$code" = 200 ]; then
-    if pid_alive "$REG_PID" "$REG_MATCH"; then
-      line registry "$REG_ADDR" "up (ours, pid $(cat "$REG_PID"))  $REG_URL"
-    else
-      line registry "$REG_ADDR" "up (reused)  $REG_URL"
-    fi
+  if [ "$code" = 401 ] && reg_ok && pid_alive "$REG_PID" "$REG_MATCH"; then
+    line registry "$REG_ADDR" "up (ours, pid $(cat "$REG_PID"))  $REG_URL"
     return 0
   fi
-  if [ "$code" = 401 ] && [ -n "$(debian_registry_pids)" ]; then
-    stop_debian_registry || fail registry "$REG_ADDR" "could not stop Debian's docker-registry service on :$REGISTRY_PORT"
-  elif port_open "$HOST" "$REGISTRY_PORT" && ! pid_alive "$REG_PID" "$REG_MATCH"; then
-    fail registry "$REG_ADDR" "port $REGISTRY_PORT is taken by something that is not an open registry (GET /v2/ -> HTTP $code)"
+  if [ "$code" = 200 ] && pid_alive "$REG_PID" "$REG_MATCH"; then
+    note "our registry answers anyone (started before it had an account): restarting it with the account"
+    stop_pid "$REG_PID" "$REG_MATCH" 10
+  fi
+  if port_open "$HOST" "$REGISTRY_PORT" && ! pid_alive "$REG_PID" "$REG_MATCH"; then
+    local others
+    others="$(other_berth_registry_pids)"
+    if [ -n "$others" ]; then
+      note "stopping the dev registry of another Berth checkout on :$REGISTRY_PORT (pid $others)"
+      # shellcheck disable=SC2086
+      kill $others 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do port_open "$HOST" "$REGISTRY_PORT" || break; sleep 0.2; done
+    elif [ -n "$(debian_registry_pids)" ]; then
+      stop_debian_registry || fail registry "$REG_ADDR" "could not stop Debian's docker-registry service on :$REGISTRY_PORT"
+    fi
+    port_open "$HOST" "$REGISTRY_PORT" &&
+      fail registry "$REG_ADDR" "port $REGISTRY_PORT is taken by something that is not Berth's dev registry (GET /v2/ -> HTTP $code); stop it or set BERTH_REGISTRY_PORT"
   fi
   if ! pid_alive "$REG_PID" "$REG_MATCH"; then
     command -v docker-registry >/dev/null || ensure_pkgs docker-registry ||
@@ -542,7 +589,8 @@ reg_up() {
     fi
     fail registry "$REG_ADDR" "registry did not answer $REG_URL within 30s (log: $(rel "$REG_LOG"))"
   fi
-  line registry "$REG_ADDR" "up (started, pid $(cat "$REG_PID"))  $REG_URL"
+  [ "$(reg_code)" = 401 ] || fail registry "$REG_ADDR" "the registry answers without credentials (GET /v2/ -> HTTP $(reg_code)): its config lacks the account"
+  line registry "$REG_ADDR" "up (started, pid $(cat "$REG_PID"), account in $(rel "$REG_AUTH"))  $REG_URL"
 }
 
 reg_down() {
@@ -559,12 +607,14 @@ reg_down() {
 reg_status() {
   local code
   code="$(reg_code)"
-  if [ "$code" = 200 ]; then
+  if [ "$code" = 401 ] && reg_ok; then
     if pid_alive "$REG_PID" "$REG_MATCH"; then
-      line registry "$REG_ADDR" "up (ours, pid $(cat "$REG_PID"))"
+      line registry "$REG_ADDR" "up (ours, pid $(cat "$REG_PID"), with an account)"
     else
-      line registry "$REG_ADDR" "up (reused)"
+      line registry "$REG_ADDR" "up (not ours, accepts our account)"
     fi
+  elif [ "$code" = 200 ]; then
+    line registry "$REG_ADDR" "up but answers anyone (run deploy/dev-services.sh up to give it an account)"; return 1
   elif [ "$code" = 000 ]; then
     line registry "$REG_ADDR" "down"; return 1
   else

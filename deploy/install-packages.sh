@@ -13,6 +13,7 @@ have gcc /usr/bin/gcc || need+=(gcc)
 have mvn /usr/bin/mvn || need+=(maven)
 have javac /usr/bin/javac || need+=(openjdk-17-jdk-headless)
 have curl /usr/bin/curl || need+=(curl)
+have htpasswd /usr/bin/htpasswd || need+=(apache2-utils)  # the dev registry's account
 have pigz /usr/bin/pigz || need+=(pigz)
 have ip /usr/sbin/ip || need+=(iproute2)
 # --network bridge: the CNI bridge, host-local, loopback and portmap plugins; iptables for their NAT rules

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Pushes Berth's test images into a registry: deploy/seed-images.sh [HOST:PORT] [--force]
+# Pushes Berth's test images into a registry: deploy/seed-images.sh [HOST:PORT] [--force] (logged in with the dev
+# registry's account when deploy/dev-services.sh made one)
 # The images are built from this machine's real binaries (busybox-static, shared libraries),
 # since no public registry is reachable; images the registry already has are kept (--force
 # rebuilds them). The ~150 MB four-layer test/big used by benchmarks is included unless
@@ -18,4 +19,8 @@ if [[ ! -f "$repo/oci/target/test-classes/dev/berth/oci/testing/TestImages.class
   (cd "$repo" && mvn -q -B -pl oci -am install -DskipTests)
   (cd "$repo" && mvn -q -B -pl oci dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file")
 fi
+# the dev registry's account (deploy/dev-services.sh made it); BERTH_REGISTRY_AUTH names another Docker config.json
+. "$repo/deploy/lib/dev-credentials.sh"
+auth="${BERTH_REGISTRY_AUTH:-$(registry_auth_file)}"
+[[ -f "$auth" ]] && flags+=(--auth "$auth")
 java -cp "$repo/oci/target/test-classes:$repo/oci/target/classes:$(cat "$cp_file")" dev.berth.oci.testing.TestImages "$registry" "${flags[@]}"

@@ -3,6 +3,7 @@
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd -P)"
 registry="${BERTH_REGISTRY:-127.0.0.1:5000}"
 image="$registry/test/busybox:latest"
+. "$repo/deploy/lib/dev-credentials.sh"  # registry_curl: the dev registry lets only its account in
 work="$(mktemp -d /tmp/bce.XXXX)"
 export BERTH_ADDRESS="$work/agent.sock" BERTH_NAMESPACE=e2e
 fails=0; passes=0
@@ -28,7 +29,7 @@ contains() { # contains NAME NEEDLE HAYSTACK
 }
 # start_agent [ENV=VALUE...]: starts the agent (extra settings as environment) and waits for its socket
 start_agent() {
-  curl -sf "http://$registry/v2/" >/dev/null || { echo "e2e: no registry at $registry: run deploy/dev-services.sh up" >&2; exit 1; }
+  registry_curl -sf "http://$registry/v2/" >/dev/null || { echo "e2e: no registry at $registry (or it refuses the dev account): run deploy/dev-services.sh up" >&2; exit 1; }
   rm -f "$work/agent.sock"
   env BERTH_ROOT="$work/root" BERTH_STATE="$work/state" BERTH_SOCKET="$work/agent.sock" BERTH_AGENT_HTTP_PORT=0 "$@" \
     "$repo/bin/berth-agent" >>"$work/agent.log" 2>&1 &

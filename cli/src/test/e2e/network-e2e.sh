@@ -9,7 +9,7 @@ leases=/var/lib/cni/networks/berth   # host-local's store for the network named 
 hport=$((20000 + RANDOM % 20000))     # a host port no other run is likely to hold
 # containers removed through the agent, so that their addresses and rules go even when a check fails midway
 net_cleanup() {
-  [[ -n "$agent_pid" ]] && berth rm -f web client survivor >/dev/null 2>&1
+  [[ -n "$agent_pid" ]] && berth rm -f web client survivor hostnet >/dev/null 2>&1
   cleanup
 }
 trap net_cleanup EXIT
@@ -74,6 +74,17 @@ released "$client"; check "and the other's" "0" "$?"
 eventually no_rules berth-e2e-; check "and every rule" "0" "$(rules berth-e2e-)"
 unmounted() { ! grep -q " $work/state/networks/" /proc/self/mountinfo; }
 eventually unmounted; check "and its network namespace" "0" "$?"
+
+# what a host-network container reaches on the node's loopback (CVE-2020-15257's class)
+out=$(berth run --rm --network host "$image" sh -c "wget -q -O /tmp/r http://$registry/v2/ 2>&1; echo rc=\$?" 2>&1)
+contains "a host-network container gets 401 from the dev registry" "401" "$out"
+berth run -d --name hostnet --network host "$image" sleep 600 >/dev/null
+# abstract unix sockets live in the network namespace, so such a container could reach them: the agent and its shims
+# have none (their sockets are files under the state dir, 0600, in a mount namespace the container does not share)
+abstract=$(awk 'NR > 1 && $8 ~ /^@/ { print $7 }' /proc/net/unix | sort -u)
+mine=$(for p in "$agent_pid" $(pgrep -f berth-shim); do ls -l "/proc/$p/fd" 2>/dev/null | grep -o 'socket:\[[0-9]*\]' | tr -dc '0-9\n'; done | sort -u)
+check "the agent and its shims hold no abstract unix socket" "" "$(comm -12 <(echo "$abstract") <(echo "$mine") | grep . || true)"
+berth rm -f hostnet >/dev/null
 
 # errors, as the user sees them
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null; agent_pid=""

@@ -48,7 +48,9 @@ final class RunCommand extends Verb {
         o.addOption(value(null, "entrypoint", "CMD", "Override the image's entrypoint."));
         o.addOption(value(null, "hostname", "NAME", "The container's hostname."));
         o.addOption(value(null, "network", "MODE",
-                "Network: none (the default: own namespace, loopback only), host, or bridge (an address on the node's bridge, outbound NAT)."));
+                "Network: none (the default: own namespace, loopback only), bridge (an address on the node's bridge, outbound NAT), "
+                        + "or host (the node's own network: every port the node listens on, its loopback services included, "
+                        + "reaches the container and the container's ports are the node's)."));
         o.addOption(value(null, "net", "MODE", "The same as --network."));
         o.addOption(flag(null, "read-only", "Mount the root filesystem read-only."));
         o.addOption(flag("i", "interactive", "Keep stdin open and send it to the container."));

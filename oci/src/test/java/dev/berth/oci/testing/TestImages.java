@@ -96,16 +96,22 @@ public final class TestImages {
         System.out.printf("pushed  %s/%s:latest %s (%.1fs)%n", registry, repo, p.topDigest(), (System.nanoTime() - t0) / 1e9);
     }
 
-    /** Seeds a registry: {@code TestImages 127.0.0.1:5000 [--big] [--force]}; images already there are kept. */
+    /**
+     * Seeds a registry: {@code TestImages 127.0.0.1:5000 [--big] [--force] [--auth CONFIG.json]}; images already there
+     * are kept. {@code --auth} logs in with the credentials of a Docker config.json.
+     */
     public static void main(String[] args) throws IOException {
         if (args.length < 1) {
-            System.err.println("usage: TestImages REGISTRY_HOST:PORT [--big] [--force]");
+            System.err.println("usage: TestImages REGISTRY_HOST:PORT [--big] [--force] [--auth CONFIG.json]");
             System.exit(2);
         }
         List<String> flags = List.of(args);
         boolean force = flags.contains("--force");
+        int auth = flags.indexOf("--auth");
+        dev.berth.oci.auth.RegistryCredentials credentials = auth < 0 || auth + 1 >= args.length
+                ? dev.berth.oci.auth.RegistryCredentials.none() : dev.berth.oci.auth.RegistryCredentials.load(Path.of(args[auth + 1]));
         Path work = Files.createTempDirectory("berth-seed");
-        TestImages images = new TestImages(new RegistryClient(), args[0], work);
+        TestImages images = new TestImages(new RegistryClient(dev.berth.oci.auth.RegistryHosts.none(), credentials), args[0], work);
         images.seed("test/busybox", force, images::busybox);
         images.seed("test/layers", force, images::layers);
         if (flags.contains("--big")) images.seed("test/big", force, images::big);
