@@ -96,16 +96,11 @@ final class StallGuardedBody implements HttpResponse.BodySubscriber<InputStream>
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
-    private final class Stream extends InputStream {
+    private final class Stream extends BulkInputStream {
         private Iterator<ByteBuffer> buffers = List.<ByteBuffer>of().iterator();
         private ByteBuffer current;
         private boolean ended;
 
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {

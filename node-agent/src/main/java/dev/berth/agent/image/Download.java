@@ -210,14 +210,9 @@ final class Download implements Runnable {
                 awaitVerified();
                 return content.open(desc.digest());
             }
-            return new InputStream() {
+            return new dev.berth.oci.BulkInputStream() {
                 private long pos;
 
-                @Override
-                public int read() throws IOException {
-                    byte[] one = new byte[1];
-                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-                }
 
                 @Override
                 public int read(byte[] b, int off, int len) throws IOException {

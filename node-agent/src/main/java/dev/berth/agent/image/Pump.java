@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * buffers instead of the tar reader's 512-byte records. Also the decompression-bomb guard: a layer that unpacks
  * to more than the limit is refused.
  */
-final class Pump extends InputStream implements Runnable {
+final class Pump extends dev.berth.oci.BulkInputStream implements Runnable {
 
     private static final int CHUNK = 1 << 20;
     private static final byte[] END = new byte[0];
@@ -70,11 +70,6 @@ final class Pump extends InputStream implements Runnable {
         }
     }
 
-    @Override
-    public int read() throws IOException {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-    }
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {

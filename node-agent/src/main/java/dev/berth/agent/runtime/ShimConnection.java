@@ -40,12 +40,7 @@ public final class ShimConnection implements AutoCloseable {
         this.channel = channel;
         // not Channels.newInputStream/newOutputStream: both hold the channel's blocking lock, so a blocked read
         // would stall every write (stdin could not reach a process whose output we wait for)
-        this.in = new DataInputStream(new java.io.BufferedInputStream(new InputStream() {
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
+        this.in = new DataInputStream(new java.io.BufferedInputStream(new dev.berth.oci.BulkInputStream() {
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
