@@ -31,40 +31,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The pull pipeline against a real registry: compressions, shared downloads, limits, progress. */
-class ImagePipelineTest {
-
-    static LocalRegistry registry;
-    static Path work;
-    Path base;
-    MetadataStore meta;
-    ContentStore content;
-    OverlaySnapshotter snapshots;
-
-    @BeforeAll
-    static void startRegistry() throws Exception {
-        registry = LocalRegistry.start();
-        work = Files.createTempDirectory("berth-pipeline");
-    }
-
-    @AfterAll
-    static void stopRegistry() throws Exception {
-        registry.close();
-        new ProcessBuilder("rm", "-rf", work.toString()).start().waitFor();
-    }
-
-    @BeforeEach
-    void freshStore() throws Exception {
-        base = Files.createTempDirectory(Path.of("/tmp"), "bp");
-        meta = new MetadataStore(base.resolve("metadata.db"));
-        content = new ContentStore(base.resolve("content"));
-        snapshots = new OverlaySnapshotter(base.resolve("snapshots"), meta);
-    }
-
-    @AfterEach
-    void dropStore() throws Exception {
-        meta.close();
-        new ProcessBuilder("rm", "-rf", "--one-file-system", base.toString()).start().waitFor();
-    }
+class ImagePipelineTest extends StoreTestBase {
 
     ImageStore store(long maxLayerBytes) {
         return new ImageStore(new RegistryClient(), content, snapshots, meta, Platform.host(), 4,

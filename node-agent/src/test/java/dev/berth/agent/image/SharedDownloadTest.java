@@ -42,47 +42,23 @@ import org.junit.jupiter.api.Test;
  * leaving (cancelled, or its listener failing as a gone client's does) never takes the download from the others;
  * the last one leaving stops it. Bounds of 60 s are hang detectors.
  */
-class SharedDownloadTest {
+class SharedDownloadTest extends StoreTestBase {
 
-    static LocalRegistry registry;
-    static Path work;
     static final ExecutorService callers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "test-puller");
         t.setDaemon(true); // a pull the old code never ends must not keep the JVM alive
         return t;
     });
-    Path base;
-    MetadataStore meta;
-    ContentStore content;
-    OverlaySnapshotter snapshots;
     StallingEdge edge;
 
-    @BeforeAll
-    static void startRegistry() throws Exception {
-        registry = LocalRegistry.start();
-        work = Files.createTempDirectory("berth-shared");
-    }
-
-    @AfterAll
-    static void stopRegistry() throws Exception {
-        registry.close();
-        new ProcessBuilder("rm", "-rf", work.toString()).start().waitFor();
-    }
-
     @BeforeEach
-    void freshStore() throws Exception {
-        base = Files.createTempDirectory(Path.of("/tmp"), "bs");
-        meta = new MetadataStore(base.resolve("metadata.db"));
-        content = new ContentStore(base.resolve("content"));
-        snapshots = new OverlaySnapshotter(base.resolve("snapshots"), meta);
+    void startEdge() throws Exception {
         edge = new StallingEdge(registry.address());
     }
 
     @AfterEach
-    void dropStore() throws Exception {
+    void stopEdge() throws Exception {
         edge.close();
-        meta.close();
-        new ProcessBuilder("rm", "-rf", "--one-file-system", base.toString()).start().waitFor();
     }
 
     ImageStore store(int downloads) {
