@@ -139,7 +139,7 @@ class SharedDownloadTest extends StoreTestBase {
         edge.release();
         assertTrue(edge.awaitAbandoned(60), "the download let go of the registry's response: no one wanted it");
 
-        ImageRecord again = store(4).pull("default", viaEdge("test/share-last"));
+        ImageRecord again = images.pull("default", viaEdge("test/share-last")); // the same store: its next pull waits for the stopped download to let go
         assertTrue(snapshots.exists(again.chainId()) && content.has(layer));
         assertEquals(1, edge.ranges().size(), "the next pull resumed from what the stopped download had written: " + edge.ranges());
     }
