@@ -14,7 +14,6 @@ import dev.berth.api.services.attach.v1.Started;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -103,7 +102,11 @@ final class AttachService extends AttachGrpc.AttachImplBase {
             ExecProcess e = start.getExec();
             String execId = e.getExecId().isEmpty() ? "exec-" + UUID.randomUUID().toString().substring(0, 12) : e.getExecId();
             TaskManager.Session s = tasks.exec(ns, id, execId, e.getArgsList(), e.getEnvList(), e.getCwd(), e.getUser(), e.getTty(), e.getStdin(),
-                    f -> relay.relay(f, () -> Exited.newBuilder().setExitStatus(TaskExit.parse(new String(f.payload(), StandardCharsets.UTF_8)).exitCode()).build()));
+                    // the exit comes from the recorded exit below, which follows every output frame, and also comes
+                    // when the shim has cut this reader off (a full socket): the client never waits for an exit frame
+                    f -> {
+                        if (f.type() != ShimConnection.EXIT) relay.relay(f, null);
+                    });
             // an id this call made up is known to no one else: once its exit is recorded, its record and files go
             // (as ctr exec deletes its process), so that a container exec'd into all day does not pile them up
             if (e.getExecId().isEmpty()) tasks.waitForExec(ns, id, execId).whenCompleteAsync((exit, err) -> {
@@ -114,14 +117,16 @@ final class AttachService extends AttachGrpc.AttachImplBase {
                 }
             });
             if (start.hasSize()) s.connection().resize(start.getSize().getRows(), start.getSize().getCols());
-            relay.send(AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(s.pid()).setExecId(execId)).build());
+            relay.started(AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(s.pid()).setExecId(execId)).build());
+            tasks.waitForExec(ns, id, execId).whenComplete((exit, err) ->
+                    relay.exit(Exited.newBuilder().setExitStatus(err == null ? exit.exitCode() : 255).setSignal(err == null ? exit.signal() : 0).build()));
             return s.connection();
         }
         ShimConnection conn = tasks.attach(ns, id);
         try {
             if (start.hasSize()) conn.resize(start.getSize().getRows(), start.getSize().getCols());
             int pid = start.getStartTask() ? tasks.start(ns, id).pid() : tasks.get(ns, id).orElseThrow().pid();
-            relay.send(AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(pid)).build());
+            relay.started(AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(pid)).build());
         } catch (IOException | RuntimeException e) {
             conn.close();
             throw e;
