@@ -50,7 +50,11 @@ final class CallPools implements ServerCallExecutorSupplier, AutoCloseable {
     /** Sessions: long-lived, mostly idle, not admitted against the long calls' bound. */
     static final Set<String> SESSIONS = Set.of(AttachGrpc.getAttachMethod().getFullMethodName());
 
-    private static final int QUICK_THREADS = 8;
+    /**
+     * Kill waits for its container's lock (a create or start of that container, itself bounded by runc's timeout):
+     * enough threads that a few such kills leave the rest of the quick calls served.
+     */
+    private static final int QUICK_THREADS = 16;
 
     private final ExecutorService quick;
     private final ExecutorService slow;
