@@ -11,36 +11,26 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The agent's gRPC API on a unix socket (mode 0600: only root may drive the node). Calls run on a bounded worker
- * pool, never on Netty's event loops, because most of them block on disk, mounts or runc.
+ * The agent's gRPC API on a unix socket (mode 0600: only root may drive the node). Calls run on worker threads,
+ * never on Netty's event loops, because most of them block on disk, mounts or runc: quick calls on a pool of their
+ * own, long ones admitted up to {@code berth.agent.max-concurrent-calls} and refused beyond (CallPools, CallAdmission).
  */
 public final class AgentGrpcServer implements AutoCloseable {
 
     private final Server server;
     private final EpollEventLoopGroup boss;
     private final EpollEventLoopGroup workers;
-    private final ExecutorService executor;
+    private final CallPools pools;
     private final Path socket;
 
     public AgentGrpcServer(NodeAgent agent, Path socket, int maxConcurrentCalls) throws IOException {
         this.socket = socket;
         Files.createDirectories(socket.getParent());
         Files.deleteIfExists(socket); // a stale socket of a previous agent; the agent lock guarantees there is no live one
-        AtomicInteger n = new AtomicInteger();
-        this.executor = new ThreadPoolExecutor(maxConcurrentCalls, maxConcurrentCalls, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                r -> {
-                    Thread t = new Thread(r, "agent-call-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
-        ((ThreadPoolExecutor) executor).allowCoreThreadTimeOut(true);
+        this.pools = new CallPools();
         this.boss = new EpollEventLoopGroup(1);
         this.workers = new EpollEventLoopGroup(2);
         Namespaces ns = new Namespaces();
@@ -48,7 +38,9 @@ public final class AgentGrpcServer implements AutoCloseable {
                 .channelType(EpollServerDomainSocketChannel.class)
                 .bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
-                .executor(executor)
+                .executor(pools.lookup())
+                .callExecutor(pools)
+                .intercept(new CallAdmission(maxConcurrentCalls))
                 .addService(ServerInterceptors.intercept(new ImagesService(agent), ns))
                 .addService(ServerInterceptors.intercept(new ImageToolsService(agent), ns))
                 .addService(ServerInterceptors.intercept(new ContainersService(agent), ns))
@@ -77,7 +69,7 @@ public final class AgentGrpcServer implements AutoCloseable {
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) server.shutdownNow();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        executor.shutdownNow();
+        pools.close();
         Files.deleteIfExists(socket);
     }
 }

@@ -1,6 +1,5 @@
 package dev.berth.agent.grpc;
 
-import com.google.protobuf.ByteString;
 import dev.berth.agent.NodeAgent;
 import dev.berth.agent.runtime.ShimConnection;
 import dev.berth.agent.runtime.TaskExit;
@@ -15,7 +14,6 @@ import dev.berth.api.services.attach.v1.Started;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -99,11 +97,16 @@ final class AttachService extends AttachGrpc.AttachImplBase {
         String id = start.getContainerId();
         agent.containers().require(ns, id);
         TaskManager tasks = agent.tasks();
+        AttachRelay relay = new AttachRelay(call, (start.hasExec() ? "exec in " : "attach to ") + ns + "/" + id);
         if (start.hasExec()) {
             ExecProcess e = start.getExec();
             String execId = e.getExecId().isEmpty() ? "exec-" + UUID.randomUUID().toString().substring(0, 12) : e.getExecId();
             TaskManager.Session s = tasks.exec(ns, id, execId, e.getArgsList(), e.getEnvList(), e.getCwd(), e.getUser(), e.getTty(), e.getStdin(),
-                    f -> relay(call, f, () -> Exited.newBuilder().setExitStatus(TaskExit.parse(new String(f.payload(), StandardCharsets.UTF_8)).exitCode()).build()));
+                    // the exit comes from the recorded exit below, which follows every output frame, and also comes
+                    // when the shim has cut this reader off (a full socket): the client never waits for an exit frame
+                    f -> {
+                        if (f.type() != ShimConnection.EXIT) relay.relay(f, null);
+                    });
             // an id this call made up is known to no one else: once its exit is recorded, its record and files go
             // (as ctr exec deletes its process), so that a container exec'd into all day does not pile them up
             if (e.getExecId().isEmpty()) tasks.waitForExec(ns, id, execId).whenCompleteAsync((exit, err) -> {
@@ -114,14 +117,16 @@ final class AttachService extends AttachGrpc.AttachImplBase {
                 }
             });
             if (start.hasSize()) s.connection().resize(start.getSize().getRows(), start.getSize().getCols());
-            send(call, AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(s.pid()).setExecId(execId)).build());
+            relay.started(AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(s.pid()).setExecId(execId)).build());
+            tasks.waitForExec(ns, id, execId).whenComplete((exit, err) ->
+                    relay.exit(Exited.newBuilder().setExitStatus(err == null ? exit.exitCode() : 255).setSignal(err == null ? exit.signal() : 0).build()));
             return s.connection();
         }
         ShimConnection conn = tasks.attach(ns, id);
         try {
             if (start.hasSize()) conn.resize(start.getSize().getRows(), start.getSize().getCols());
             int pid = start.getStartTask() ? tasks.start(ns, id).pid() : tasks.get(ns, id).orElseThrow().pid();
-            send(call, AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(pid)).build());
+            relay.started(AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(pid)).build());
         } catch (IOException | RuntimeException e) {
             conn.close();
             throw e;
@@ -129,13 +134,13 @@ final class AttachService extends AttachGrpc.AttachImplBase {
         Thread reader = new Thread(() -> {
             try (conn) {
                 for (ShimConnection.Frame f; (f = conn.read()) != null; ) {
-                    relay(call, f, () -> initExit(ns, id));
+                    relay.relay(f, () -> initExit(ns, id));
                     if (f.type() == ShimConnection.EXIT) return;
                 }
                 // the shim went away without an exit frame (the task had already exited): report what is recorded
-                relay(call, new ShimConnection.Frame(ShimConnection.EXIT, new byte[0]), () -> initExit(ns, id));
+                relay.relay(new ShimConnection.Frame(ShimConnection.EXIT, new byte[0]), () -> initExit(ns, id));
             } catch (IOException e) {
-                if (!call.isCancelled()) relay(call, new ShimConnection.Frame(ShimConnection.EXIT, new byte[0]), () -> initExit(ns, id));
+                if (!call.isCancelled()) relay.relay(new ShimConnection.Frame(ShimConnection.EXIT, new byte[0]), () -> initExit(ns, id));
             }
         }, "attach-" + id);
         reader.setDaemon(true);
@@ -153,30 +158,4 @@ final class AttachService extends AttachGrpc.AttachImplBase {
             return Exited.newBuilder().setExitStatus(255).build();
         }
     }
-
-    private static void relay(ServerCallStreamObserver<AttachOutput> call, ShimConnection.Frame f, java.util.function.Supplier<Exited> exit) {
-        if (call.isCancelled()) return;
-        switch (f.type()) {
-            case ShimConnection.STDOUT -> send(call, AttachOutput.newBuilder().setStdout(ByteString.copyFrom(f.payload())).build());
-            case ShimConnection.STDERR -> send(call, AttachOutput.newBuilder().setStderr(ByteString.copyFrom(f.payload())).build());
-            case ShimConnection.EXIT -> {
-                send(call, AttachOutput.newBuilder().setExit(exit.get()).build());
-                synchronized (call) {
-                    call.onCompleted();
-                }
-            }
-            default -> LOG.fine("unknown frame type " + f.type() + " from the shim");
-        }
-    }
-
-    private static void send(ServerCallStreamObserver<AttachOutput> call, AttachOutput o) {
-        synchronized (call) {
-            try {
-                call.onNext(o);
-            } catch (IllegalStateException | io.grpc.StatusRuntimeException e) {
-                LOG.log(Level.FINE, "attach client gone: " + e.getMessage());
-            }
-        }
-    }
-
 }

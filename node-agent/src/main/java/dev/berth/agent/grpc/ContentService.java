@@ -14,6 +14,7 @@ import dev.berth.api.services.content.v1.ListContentResponse;
 import dev.berth.api.services.content.v1.ReadContentRequest;
 import dev.berth.api.services.content.v1.ReadContentResponse;
 import dev.berth.oci.Digest;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.InputStream;
@@ -72,8 +73,14 @@ final class ContentService extends ContentGrpc.ContentImplBase {
         });
     }
 
+    /**
+     * Streams the blob a chunk at a time, each one only once the client can take it (gRPC's flow control): a client
+     * that stops reading holds about one chunk in the agent, never the blob.
+     */
     @Override
     public void read(ReadContentRequest req, StreamObserver<ReadContentResponse> out) {
+        ServerCallStreamObserver<ReadContentResponse> call = (ServerCallStreamObserver<ReadContentResponse>) out;
+        call.setOnCancelHandler(() -> { });
         try {
             Digest d = require(req.getDigest());
             try (InputStream in = agent.content().open(d)) {
@@ -82,8 +89,10 @@ final class ContentService extends ContentGrpc.ContentImplBase {
                 long offset = req.getOffset();
                 byte[] buf = new byte[CHUNK];
                 while (left > 0) {
+                    if (!Calls.awaitReady(call)) return; // the client went away
                     int n = in.read(buf, 0, (int) Math.min(buf.length, left));
                     if (n <= 0) break;
+                    StreamMeter.CONTENT_READ.took(n);
                     out.onNext(ReadContentResponse.newBuilder().setOffset(offset).setData(ByteString.copyFrom(buf, 0, n)).build());
                     offset += n;
                     left -= n;
@@ -91,7 +100,7 @@ final class ContentService extends ContentGrpc.ContentImplBase {
             }
             out.onCompleted();
         } catch (Exception e) {
-            out.onError(Calls.status(e));
+            if (!call.isCancelled()) out.onError(Calls.status(e));
         }
     }
 }

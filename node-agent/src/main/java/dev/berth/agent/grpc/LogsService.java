@@ -53,31 +53,12 @@ final class LogsService extends LogsGrpc.LogsImplBase {
     private void stream(String ns, ReadLogsRequest req, ServerCallStreamObserver<LogChunk> call) {
         String id = req.getContainerId();
         try (ContainerLog log = new ContainerLog(agent.tasks().logDir(ns, id))) {
-            // what is stored now, filtered by time and cut to the requested tail
-            ArrayDeque<ContainerLog.Entry> backlog = new ArrayDeque<>();
-            long bytes = 0;
-            for (List<ContainerLog.Entry> batch; !(batch = log.poll()).isEmpty(); ) {
-                for (ContainerLog.Entry e : batch) {
-                    if (!wanted(req, e)) continue;
-                    backlog.addLast(e);
-                    bytes += e.content().length;
-                    while (req.getTailLines() > 0 && backlog.size() > req.getTailLines()) bytes -= backlog.removeFirst().content().length;
-                    while (req.getTailBytes() > 0 && bytes > req.getTailBytes() && backlog.size() > 1) bytes -= backlog.removeFirst().content().length;
-                }
-            }
-            for (ContainerLog.Entry e : backlog) {
-                if (!Calls.awaitReady(call)) return;
-                call.onNext(chunk(e));
-            }
+            if (!sendStored(req, log, call)) return;
             while (req.getFollow()) {
                 if (call.isCancelled()) return; // the client went away: no thread, no file left polling
                 boolean exited = isDone(ns, id);
-                List<ContainerLog.Entry> batch = log.poll();
-                for (ContainerLog.Entry e : batch) {
-                    if (!wanted(req, e)) continue;
-                    if (!Calls.awaitReady(call)) return;
-                    call.onNext(chunk(e));
-                }
+                List<ContainerLog.Entry> batch = poll(log);
+                if (!send(req, batch, call)) return;
                 if (batch.isEmpty()) {
                     if (exited) break;
                     Thread.sleep(POLL_MS);
@@ -89,6 +70,47 @@ final class LogsService extends LogsGrpc.LogsImplBase {
         } catch (Exception e) {
             if (!call.isCancelled()) call.onError(Calls.status(e));
         }
+    }
+
+    /**
+     * What is stored now. Without a tail it streams one poll's batch (a 64 KiB read of the file) at a time, each
+     * record once the client can take it, so a long log is never held whole; a tail keeps only the records it may
+     * still send (bounded by the tail asked for).
+     */
+    private static boolean sendStored(ReadLogsRequest req, ContainerLog log, ServerCallStreamObserver<LogChunk> call) throws Exception {
+        boolean tail = req.getTailLines() > 0 || req.getTailBytes() > 0;
+        ArrayDeque<ContainerLog.Entry> backlog = new ArrayDeque<>();
+        long bytes = 0;
+        for (List<ContainerLog.Entry> batch; !(batch = poll(log)).isEmpty(); ) {
+            if (!tail) {
+                if (!send(req, batch, call)) return false;
+                continue;
+            }
+            for (ContainerLog.Entry e : batch) {
+                if (!wanted(req, e)) continue;
+                backlog.addLast(e);
+                bytes += e.content().length;
+                while (req.getTailLines() > 0 && backlog.size() > req.getTailLines()) bytes -= backlog.removeFirst().content().length;
+                while (req.getTailBytes() > 0 && bytes > req.getTailBytes() && backlog.size() > 1) bytes -= backlog.removeFirst().content().length;
+            }
+        }
+        return send(req, backlog, call);
+    }
+
+    private static List<ContainerLog.Entry> poll(ContainerLog log) throws java.io.IOException {
+        List<ContainerLog.Entry> batch = log.poll();
+        for (ContainerLog.Entry e : batch) StreamMeter.LOGS.took(e.content().length);
+        return batch;
+    }
+
+    /** Sends the wanted records, each once the client can take it; false once the client has gone away. */
+    private static boolean send(ReadLogsRequest req, Iterable<ContainerLog.Entry> entries, ServerCallStreamObserver<LogChunk> call) throws Exception {
+        for (ContainerLog.Entry e : entries) {
+            if (!wanted(req, e)) continue;
+            if (!Calls.awaitReady(call)) return false;
+            call.onNext(chunk(e));
+        }
+        return true;
     }
 
     private static boolean wanted(ReadLogsRequest req, ContainerLog.Entry e) {
