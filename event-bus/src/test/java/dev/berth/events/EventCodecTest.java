@@ -38,7 +38,7 @@ class EventCodecTest {
                 EventEnvelope.of("default", "node-a", "c1", 2, T, new ContainerStarted(4242L, T)),
                 EventEnvelope.of("default", "node-a", "c1", 3, T, new ContainerPaused()),
                 EventEnvelope.of("default", "node-a", "c1", 4, T, new ContainerResumed()),
-                EventEnvelope.of("default", "node-a", "c1", 5, T, new ExecStarted("e1", 4300L, List.of("sh", "-c", "true"))),
+                EventEnvelope.of("default", "node-a", "c1", 5, T, ExecStarted.of("e1", 4300L, List.of("sh", "-c", "true"))),
                 EventEnvelope.of("default", "node-a", "c1", 6, T, new ExecExited("e1", 0, null, T)),
                 EventEnvelope.of("default", "node-a", "c1", 7, T, new ContainerExited(137, "SIGKILL", true, T)),
                 EventEnvelope.of("default", "node-a", "c1", 8, T, new ContainerDeleted()),
@@ -167,13 +167,13 @@ class EventCodecTest {
 
     @Test
     void payloadRecordsCheckTheirRequiredFieldsWhenBuilt() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ExecStarted(" ", null, null));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ExecStarted(" ", null, null, null, null));
         assertEquals("execId is required (a non-blank string)", e.getMessage());
     }
 
     @Test
     void topicsAndKeysFollowTheSubject() {
-        EventEnvelope exec = EventEnvelope.of("ns", "node-a", "c1", 5, T, new ExecStarted("e1", null, null));
+        EventEnvelope exec = EventEnvelope.of("ns", "node-a", "c1", 5, T, new ExecStarted("e1", null, null, null, null));
         assertEquals(Topics.CONTAINER_EVENTS, Topics.forEvent(exec));
         assertEquals("c1", Topics.key(exec));
         assertEquals(Topics.NODE_EVENTS, Topics.forEvent(EventEnvelope.of(null, "n", "n", 1, T, new NodeUp(null, null))));

@@ -12,6 +12,7 @@ import dev.berth.events.TopicAdmin;
 import dev.berth.events.Topics;
 import dev.berth.events.outbox.OutboxRecord;
 import dev.berth.events.payload.ContainerPaused;
+import dev.berth.events.payload.ExecStarted;
 import dev.berth.oci.RegistryClient;
 import dev.berth.oci.testing.LocalRegistry;
 import dev.berth.oci.testing.TestImages;
@@ -74,6 +75,38 @@ class EventOutboxTest {
                         "published as stored in the outbox, byte for byte");
                 for (int i = 0; i < 50 && fx.agent.metadata().outboxSize() > 0; i++) Thread.sleep(100);
                 assertEquals(0, fx.agent.metadata().outboxSize(), "acknowledged records leave the outbox");
+            }
+        }
+    }
+
+    @Test
+    void anExecStartedEventNamesTheProgramAndItsArgumentCountButNeverTheArguments() throws Exception {
+        try (LocalRegistry registry = LocalRegistry.start(); AgentFixture fx = new AgentFixture()) {
+            new TestImages(new RegistryClient(), registry.address(), Files.createTempDirectory("berth-images")).busybox();
+            String image = registry.address() + "/test/busybox:latest";
+            String ns = "ev" + UUID.randomUUID().toString().substring(0, 8);
+            String id = "c-" + UUID.randomUUID();
+            fx.agent.metadata().onEvent(new AgentOutbox(fx.agent.metadata(), "node-a"));
+            fx.agent.images().pull(ns, image);
+            var container = fx.agent.containers().create(ns, id, image, null, AgentFixture.args("sleep", "60"), null, null);
+            fx.agent.tasks().create(container);
+            fx.agent.tasks().start(ns, id);
+            String secret = "token-" + UUID.randomUUID();
+            String longArgument = "x".repeat(100 << 10); // near the kernel's limit for one argument
+            fx.agent.tasks().exec(ns, id, "e1", List.of("sh", "-c", "test -n " + secret, longArgument), List.of(), null, null,
+                    false, false, null).connection().close();
+            try {
+                List<String> stored = fx.agent.metadata().unsentOutbox(1000).stream().map(MetadataStore.OutboxRow::envelope)
+                        .filter(json -> json.contains("\"exec.started\"") && json.contains(id)).toList();
+                assertEquals(1, stored.size());
+                assertTrue(!stored.get(0).contains(secret), "no argument is published: " + stored.get(0));
+                assertTrue(stored.get(0).length() < 1024, "the event stays small: " + stored.get(0).length() + " bytes");
+                ExecStarted payload = EventCodec.decode(stored.get(0)).payloadAs(ExecStarted.class);
+                assertEquals("sh", payload.executable());
+                assertEquals(3, payload.argCount());
+                assertEquals(null, payload.command());
+            } finally {
+                fx.remove(ns, id);
             }
         }
     }
