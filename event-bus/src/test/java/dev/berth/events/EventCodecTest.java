@@ -136,6 +136,10 @@ class EventCodecTest {
             "oom as text          | /payload/oomKilled     | '\"yes\"'   | payload of container.exited: field 'oomKilled'",
             "bad exitedAt         | /payload/exitedAt      | '\"soon\"'  | payload of container.exited: field 'exitedAt'",
             "duplicate key        | /eventId               | DUPLICATE   | not valid JSON: Duplicate field 'eventId'",
+            "time past 9999       | /time                  | '\"+10000-01-01T00:00:00Z\"' | time is +10000-01-01T00:00:00Z: instants must be within the years 1 to 9999",
+            "exitedAt past 9999   | /payload/exitedAt      | '\"+10000-01-01T00:00:00Z\"' | payload of container.exited: field 'exitedAt' is +10000-01-01T00:00:00Z",
+            "NUL in payload text  | /payload/signal        | '\"SIG\\u0000KILL\"' | payload of container.exited: field 'signal' contains a NUL character",
+            "negative incarnation | /incarnation           | -1          | incarnation must be 0 or more",
     })
     void rejectsMalformedEventsWithAReason(String name, String pointer, String value, String reason) throws Exception {
         String json;
@@ -154,6 +158,16 @@ class EventCodecTest {
         }
         MalformedEventException e = assertThrows(MalformedEventException.class, () -> EventCodec.decode(json));
         assertTrue(e.getMessage().startsWith(reason), "reason was: " + e.getMessage());
+    }
+
+    @Test
+    void theIncarnationRoundTripsAndIsLeftOutWhenZero() throws Exception {
+        EventEnvelope plain = EventEnvelope.of("ns", "node-a", "c1", 3, T, new ContainerExited(1, null, false, T));
+        assertTrue(!EventCodec.encodeToString(plain).contains("incarnation"));
+        EventEnvelope reset = plain.withIncarnation(1_764_000_000_000_000L);
+        assertTrue(EventCodec.encodeToString(reset).contains("\"node\":\"node-a\",\"incarnation\":1764000000000000,"));
+        assertEquals(reset, EventCodec.decode(EventCodec.encode(reset)));
+        assertEquals(0, EventCodec.decode(EventCodec.encode(plain)).incarnation());
     }
 
     @Test

@@ -209,7 +209,7 @@ class OutboxRelayTest {
         String namespace = "relay-" + UUID.randomUUID();
         Map<TopicPartition, Long> from = KafkaSupport.endOffsets(BOOTSTRAP, Topics.DEAD_LETTER);
         InMemoryOutbox outbox = new InMemoryOutbox();
-        EventEnvelope bogus = new EventEnvelope(UUID.randomUUID().toString(), "task.oops", 1, namespace, "node-a", "c1", 1,
+        EventEnvelope bogus = new EventEnvelope(UUID.randomUUID().toString(), "task.oops", 1, namespace, "node-a", 0, "c1", 1,
                 Instant.now(), Map.of());
         outbox.add(bogus);
         outbox.addAll(lifecycles(namespace, 1));
