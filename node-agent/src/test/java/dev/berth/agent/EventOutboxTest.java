@@ -112,6 +112,39 @@ class EventOutboxTest {
     }
 
     @Test
+    void aStoreMadeAnewNumbersItsEventsFromOneAgainUnderALaterIncarnation() throws Exception {
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "bt-outbox");
+        Path file = dir.resolve("metadata.db");
+        try {
+            EventEnvelope before;
+            try (MetadataStore meta = new MetadataStore(file)) {
+                AgentOutbox outbox = new AgentOutbox(meta, "node-a");
+                outbox.record("default", "web", new ContainerPaused());
+                outbox.record("default", "web", new ContainerPaused());
+                before = outbox.fetchUnsent(10).get(1).event();
+            }
+            try (MetadataStore reopened = new MetadataStore(file)) {
+                assertEquals(before.incarnation(), reopened.incarnation(), "the same store keeps its incarnation");
+            }
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) Files.delete(f); // the store is lost
+            }
+            try (MetadataStore anew = new MetadataStore(file)) {
+                AgentOutbox outbox = new AgentOutbox(anew, "node-a");
+                outbox.record("default", "web", new ContainerPaused());
+                EventEnvelope after = outbox.fetchUnsent(10).get(0).event();
+                assertEquals(2, before.sequence());
+                assertEquals(1, after.sequence(), "counters start again");
+                assertTrue(after.incarnation() > before.incarnation(), before.incarnation() + " then " + after.incarnation());
+            }
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+    }
+
+    @Test
     void markingSentDeletesExactlyTheAcknowledgedRecordsAndTheStoredJsonIsWhatGetsPublished() throws Exception {
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "bt-outbox");
         try (MetadataStore meta = new MetadataStore(dir.resolve("metadata.db"))) {
