@@ -56,9 +56,9 @@ final class StateTables {
     // statistics: a plain join to unnest() gets a cached generic plan, made while the table was small, of a hash
     // join over a sequential scan, which grows with the table.
     private static final String LOCK_CONTAINERS = "SELECT " + CONTAINER_COLUMNS + """
-             FROM unnest($1::text[], $2::text[], $3::text[]) AS k(ns, id, node)
+             FROM unnest($1::text[], $2::text[], $3::text[]) AS k(ns, id, on_node)
             CROSS JOIN LATERAL (SELECT * FROM container_state c
-                                WHERE c.namespace = k.ns AND c.container_id = k.id AND c.node = k.node
+                                WHERE c.namespace = k.ns AND c.container_id = k.id AND c.node = k.on_node
                                 FOR UPDATE) cs""";
 
     // The rows were locked and folded above, so the update writes what the rules computed. The guard only matters
