@@ -21,6 +21,7 @@ import dev.berth.events.testing.KafkaSupport;
 import dev.berth.schedulerapi.events.projection.BatchProjection;
 import dev.berth.schedulerapi.events.projection.EventProjector;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
 import io.restassured.response.ValidatableResponse;
 import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
@@ -33,6 +34,7 @@ import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,11 +42,17 @@ import org.junit.jupiter.api.Test;
  * id on two nodes, an agent whose store was made anew, a forged sequence, data Postgres cannot keep.
  */
 @QuarkusTest
+@TestProfile(OwnTopics.class)
 class NodesResetsAndPoisonTest {
-    private final TestEvents events = new TestEvents();
+    private final TestEvents events = new TestEvents(OwnTopics.PREFIX);
 
     @Inject
     BatchProjection projection;
+
+    @BeforeAll
+    static void topics() throws Exception {
+        OwnTopics.create();
+    }
 
     @AfterEach
     void close() {
@@ -134,7 +142,7 @@ class NodesResetsAndPoisonTest {
 
     @Test
     void aForgedSequenceOrIncarnationIsDeadLetteredAndTheContainerGoesOn() {
-        Map<TopicPartition, Long> deadFrom = KafkaSupport.endOffsets(KafkaSupport.bootstrap(), Topics.DEAD_LETTER);
+        Map<TopicPartition, Long> deadFrom = KafkaSupport.endOffsets(KafkaSupport.bootstrap(), OwnTopics.deadLetter());
         String id = events.containerId();
         List<EventEnvelope> life = events.shortLife(id, 3);
         EventEnvelope forged = events.container(id, Long.MAX_VALUE, new ContainerExited(0, null, false, events.tick()));
@@ -155,12 +163,12 @@ class NodesResetsAndPoisonTest {
         String futureReason = dead.stream().filter(r -> new String(r.value(), StandardCharsets.UTF_8).contains(fromTheFuture.eventId()))
                 .map(r -> header(r, Topics.DEAD_LETTER_REASON)).findFirst().orElseThrow();
         assertTrue(futureReason.contains("(berth.events.max-incarnation-ahead): no agent store was created then"), futureReason);
-        assertEquals(Topics.CONTAINER_EVENTS, header(dead.get(0), Topics.DEAD_LETTER_TOPIC));
+        assertEquals(OwnTopics.PREFIX + Topics.CONTAINER_EVENTS, header(dead.get(0), Topics.DEAD_LETTER_TOPIC));
     }
 
     @Test
     void dataPostgresCannotKeepIsDeadLetteredAndThePartitionGoesOn() {
-        Map<TopicPartition, Long> deadFrom = KafkaSupport.endOffsets(KafkaSupport.bootstrap(), Topics.DEAD_LETTER);
+        Map<TopicPartition, Long> deadFrom = KafkaSupport.endOffsets(KafkaSupport.bootstrap(), OwnTopics.deadLetter());
         String id = events.containerId();
         List<EventEnvelope> life = events.shortLife(id, 6);
         String nul = EventCodec.encodeToString(life.get(0)).replace("registry.local/app:1", "registry.local/app\\u0000:1")
