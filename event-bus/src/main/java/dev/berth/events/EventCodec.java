@@ -112,11 +112,16 @@ public final class EventCodec {
         } else if (namespace == null) {
             throw new MalformedEventException("namespace is required for " + type);
         }
+        long incarnation = root.hasNonNull("incarnation") ? integer(root, "incarnation") : 0;
+        if (incarnation < 0) {
+            throw new MalformedEventException("incarnation must be 0 or more, was " + incarnation);
+        }
         long sequence = integer(root, "sequence");
         if (sequence < 1) {
             throw new MalformedEventException("sequence must be 1 or more, was " + sequence);
         }
         Instant time = instant(root, "time");
+        StorableValues.checkInstant("time", time);
 
         JsonNode payload = root.get("payload");
         if (payload == null || payload.isNull()) {
@@ -125,18 +130,20 @@ public final class EventCodec {
         if (!payload.isObject()) {
             throw new MalformedEventException("payload must be a JSON object, found " + payload.getNodeType().toString().toLowerCase());
         }
+        Record read;
         try {
-            MAPPER.treeToValue(payload, spec.payloadType());
+            read = MAPPER.treeToValue(payload, spec.payloadType());
         } catch (JsonProcessingException | IllegalArgumentException e) {
             throw new MalformedEventException("payload of " + type + ": " + describe(e), e);
         }
+        StorableValues.checkPayload(type, payload, read);
         Map<String, Object> payloadMap;
         try {
             payloadMap = MAPPER.treeToValue(payload, MAP_TYPE);
         } catch (JsonProcessingException | IllegalArgumentException e) { // e.g. a number beyond 64 bits in a field no record has
             throw new MalformedEventException("payload of " + type + ": " + describe(e), e);
         }
-        return new EventEnvelope(eventId, type, (int) schemaVersion, namespace, node, subjectId, sequence, time, payloadMap);
+        return new EventEnvelope(eventId, type, (int) schemaVersion, namespace, node, incarnation, subjectId, sequence, time, payloadMap);
     }
 
     /** The payload alone as JSON text, e.g. to store it in a jsonb column. */

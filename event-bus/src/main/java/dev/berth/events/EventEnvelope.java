@@ -20,17 +20,23 @@ import java.util.UUID;
  * event whose sequence is not above the last one they applied as late: recorded in the timeline, never allowed to
  * overwrite newer state.
  *
+ * <p>{@code incarnation} says which life of the node agent's store the sequence belongs to: the time the store was
+ * created, in microseconds since the epoch (0, and left out of the JSON, for an agent that does not say). An agent
+ * whose store was lost starts every counter at 1 again under a new, later incarnation, so a subject's events are
+ * ordered by (incarnation, sequence): any event of a later incarnation is newer than every event of an earlier one.
+ *
  * <p>{@code eventId} is unique per event and stays the same when the event is published again (the agent stores
  * the whole envelope in its outbox): consumers drop an event id they have already seen.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@JsonPropertyOrder({"eventId", "type", "schemaVersion", "namespace", "node", "subjectId", "sequence", "time", "payload"})
+@JsonPropertyOrder({"eventId", "type", "schemaVersion", "namespace", "node", "incarnation", "subjectId", "sequence", "time", "payload"})
 public record EventEnvelope(
         String eventId,
         String type,
         int schemaVersion,
         String namespace,
         String node,
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) long incarnation,
         String subjectId,
         long sequence,
         Instant time,
@@ -48,8 +54,13 @@ public record EventEnvelope(
      */
     public static EventEnvelope of(String namespace, String node, String subjectId, long sequence, Instant time, Record payload) {
         EventTypes.Spec spec = EventTypes.forPayload(payload.getClass());
-        return new EventEnvelope(UUID.randomUUID().toString(), spec.type(), SCHEMA_VERSION, namespace, node, subjectId,
+        return new EventEnvelope(UUID.randomUUID().toString(), spec.type(), SCHEMA_VERSION, namespace, node, 0, subjectId,
                 sequence, time, EventCodec.toPayloadMap(payload));
+    }
+
+    /** This event as published by the store incarnation {@code value} (see the class comment). */
+    public EventEnvelope withIncarnation(long value) {
+        return new EventEnvelope(eventId, type, schemaVersion, namespace, node, value, subjectId, sequence, time, payload);
     }
 
     /** As {@link #of(String, String, String, long, Instant, Record)}, happening now. */

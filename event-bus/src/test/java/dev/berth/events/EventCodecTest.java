@@ -38,7 +38,7 @@ class EventCodecTest {
                 EventEnvelope.of("default", "node-a", "c1", 2, T, new ContainerStarted(4242L, T)),
                 EventEnvelope.of("default", "node-a", "c1", 3, T, new ContainerPaused()),
                 EventEnvelope.of("default", "node-a", "c1", 4, T, new ContainerResumed()),
-                EventEnvelope.of("default", "node-a", "c1", 5, T, new ExecStarted("e1", 4300L, List.of("sh", "-c", "true"))),
+                EventEnvelope.of("default", "node-a", "c1", 5, T, ExecStarted.of("e1", 4300L, List.of("sh", "-c", "true"))),
                 EventEnvelope.of("default", "node-a", "c1", 6, T, new ExecExited("e1", 0, null, T)),
                 EventEnvelope.of("default", "node-a", "c1", 7, T, new ContainerExited(137, "SIGKILL", true, T)),
                 EventEnvelope.of("default", "node-a", "c1", 8, T, new ContainerDeleted()),
@@ -136,6 +136,10 @@ class EventCodecTest {
             "oom as text          | /payload/oomKilled     | '\"yes\"'   | payload of container.exited: field 'oomKilled'",
             "bad exitedAt         | /payload/exitedAt      | '\"soon\"'  | payload of container.exited: field 'exitedAt'",
             "duplicate key        | /eventId               | DUPLICATE   | not valid JSON: Duplicate field 'eventId'",
+            "time past 9999       | /time                  | '\"+10000-01-01T00:00:00Z\"' | time is +10000-01-01T00:00:00Z: instants must be within the years 1 to 9999",
+            "exitedAt past 9999   | /payload/exitedAt      | '\"+10000-01-01T00:00:00Z\"' | payload of container.exited: field 'exitedAt' is +10000-01-01T00:00:00Z",
+            "NUL in payload text  | /payload/signal        | '\"SIG\\u0000KILL\"' | payload of container.exited: field 'signal' contains a NUL character",
+            "negative incarnation | /incarnation           | -1          | incarnation must be 0 or more",
     })
     void rejectsMalformedEventsWithAReason(String name, String pointer, String value, String reason) throws Exception {
         String json;
@@ -157,6 +161,16 @@ class EventCodecTest {
     }
 
     @Test
+    void theIncarnationRoundTripsAndIsLeftOutWhenZero() throws Exception {
+        EventEnvelope plain = EventEnvelope.of("ns", "node-a", "c1", 3, T, new ContainerExited(1, null, false, T));
+        assertTrue(!EventCodec.encodeToString(plain).contains("incarnation"));
+        EventEnvelope reset = plain.withIncarnation(1_764_000_000_000_000L);
+        assertTrue(EventCodec.encodeToString(reset).contains("\"node\":\"node-a\",\"incarnation\":1764000000000000,"));
+        assertEquals(reset, EventCodec.decode(EventCodec.encode(reset)));
+        assertEquals(0, EventCodec.decode(EventCodec.encode(plain)).incarnation());
+    }
+
+    @Test
     void nodeEventsNameTheirNodeAsSubject() throws Exception {
         ObjectNode json = (ObjectNode) EventCodec.newMapper().readTree(EventCodec.encode(
                 EventEnvelope.of(null, "node-a", "node-a", 1, T, new NodeHeartbeat(1))));
@@ -167,13 +181,13 @@ class EventCodecTest {
 
     @Test
     void payloadRecordsCheckTheirRequiredFieldsWhenBuilt() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ExecStarted(" ", null, null));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ExecStarted(" ", null, null, null, null));
         assertEquals("execId is required (a non-blank string)", e.getMessage());
     }
 
     @Test
     void topicsAndKeysFollowTheSubject() {
-        EventEnvelope exec = EventEnvelope.of("ns", "node-a", "c1", 5, T, new ExecStarted("e1", null, null));
+        EventEnvelope exec = EventEnvelope.of("ns", "node-a", "c1", 5, T, new ExecStarted("e1", null, null, null, null));
         assertEquals(Topics.CONTAINER_EVENTS, Topics.forEvent(exec));
         assertEquals("c1", Topics.key(exec));
         assertEquals(Topics.NODE_EVENTS, Topics.forEvent(EventEnvelope.of(null, "n", "n", 1, T, new NodeUp(null, null))));

@@ -12,6 +12,7 @@ import dev.berth.events.TopicAdmin;
 import dev.berth.events.Topics;
 import dev.berth.events.outbox.OutboxRecord;
 import dev.berth.events.payload.ContainerPaused;
+import dev.berth.events.payload.ExecStarted;
 import dev.berth.oci.RegistryClient;
 import dev.berth.oci.testing.LocalRegistry;
 import dev.berth.oci.testing.TestImages;
@@ -74,6 +75,71 @@ class EventOutboxTest {
                         "published as stored in the outbox, byte for byte");
                 for (int i = 0; i < 50 && fx.agent.metadata().outboxSize() > 0; i++) Thread.sleep(100);
                 assertEquals(0, fx.agent.metadata().outboxSize(), "acknowledged records leave the outbox");
+            }
+        }
+    }
+
+    @Test
+    void anExecStartedEventNamesTheProgramAndItsArgumentCountButNeverTheArguments() throws Exception {
+        try (LocalRegistry registry = LocalRegistry.start(); AgentFixture fx = new AgentFixture()) {
+            new TestImages(new RegistryClient(), registry.address(), Files.createTempDirectory("berth-images")).busybox();
+            String image = registry.address() + "/test/busybox:latest";
+            String ns = "ev" + UUID.randomUUID().toString().substring(0, 8);
+            String id = "c-" + UUID.randomUUID();
+            fx.agent.metadata().onEvent(new AgentOutbox(fx.agent.metadata(), "node-a"));
+            fx.agent.images().pull(ns, image);
+            var container = fx.agent.containers().create(ns, id, image, null, AgentFixture.args("sleep", "60"), null, null);
+            fx.agent.tasks().create(container);
+            fx.agent.tasks().start(ns, id);
+            String secret = "token-" + UUID.randomUUID();
+            String longArgument = "x".repeat(100 << 10); // near the kernel's limit for one argument
+            fx.agent.tasks().exec(ns, id, "e1", List.of("sh", "-c", "test -n " + secret, longArgument), List.of(), null, null,
+                    false, false, null).connection().close();
+            try {
+                List<String> stored = fx.agent.metadata().unsentOutbox(1000).stream().map(MetadataStore.OutboxRow::envelope)
+                        .filter(json -> json.contains("\"exec.started\"") && json.contains(id)).toList();
+                assertEquals(1, stored.size());
+                assertTrue(!stored.get(0).contains(secret), "no argument is published: " + stored.get(0));
+                assertTrue(stored.get(0).length() < 1024, "the event stays small: " + stored.get(0).length() + " bytes");
+                ExecStarted payload = EventCodec.decode(stored.get(0)).payloadAs(ExecStarted.class);
+                assertEquals("sh", payload.executable());
+                assertEquals(3, payload.argCount());
+                assertEquals(null, payload.command());
+            } finally {
+                fx.remove(ns, id);
+            }
+        }
+    }
+
+    @Test
+    void aStoreMadeAnewNumbersItsEventsFromOneAgainUnderALaterIncarnation() throws Exception {
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "bt-outbox");
+        Path file = dir.resolve("metadata.db");
+        try {
+            EventEnvelope before;
+            try (MetadataStore meta = new MetadataStore(file)) {
+                AgentOutbox outbox = new AgentOutbox(meta, "node-a");
+                outbox.record("default", "web", new ContainerPaused());
+                outbox.record("default", "web", new ContainerPaused());
+                before = outbox.fetchUnsent(10).get(1).event();
+            }
+            try (MetadataStore reopened = new MetadataStore(file)) {
+                assertEquals(before.incarnation(), reopened.incarnation(), "the same store keeps its incarnation");
+            }
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) Files.delete(f); // the store is lost
+            }
+            try (MetadataStore anew = new MetadataStore(file)) {
+                AgentOutbox outbox = new AgentOutbox(anew, "node-a");
+                outbox.record("default", "web", new ContainerPaused());
+                EventEnvelope after = outbox.fetchUnsent(10).get(0).event();
+                assertEquals(2, before.sequence());
+                assertEquals(1, after.sequence(), "counters start again");
+                assertTrue(after.incarnation() > before.incarnation(), before.incarnation() + " then " + after.incarnation());
+            }
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
             }
         }
     }

@@ -1,10 +1,7 @@
 package dev.berth.events.outbox;
 
-import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
-import dev.berth.events.EventTypes;
 import dev.berth.events.Topics;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -22,7 +19,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.InterruptException;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -37,8 +33,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * least once, and a repeat has the same event id; a record that failed while a later one of the same subject got
  * through is re-sent behind it, which is why consumers order by {@link EventEnvelope#sequence()}.
  *
- * <p>A record whose type has no topic (a bug in whoever wrote it) goes to {@link Topics#DEAD_LETTER} with the
- * reason, instead of stopping the relay.
+ * <p>A record whose type has no topic (a bug in whoever wrote it), and a record Kafka refuses for good (larger than
+ * the broker or producer accepts, a form the broker rejects: {@link RelayRecords#refusedForGood}), go to
+ * {@link Topics#DEAD_LETTER} with the reason instead of stopping the relay: sending them again could never succeed,
+ * and every batch would start with them.
  */
 public final class OutboxRelay implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(OutboxRelay.class.getName());
@@ -106,6 +104,7 @@ public final class OutboxRelay implements AutoCloseable {
     private final Object signal = new Object();
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong failedAttempts = new AtomicLong();
+    private final AtomicLong deadLettered = new AtomicLong();
     private boolean workPending; // guarded by signal
     private volatile boolean running;
     private Thread thread;
@@ -164,6 +163,11 @@ public final class OutboxRelay implements AutoCloseable {
     /** Records acknowledged by Kafka and marked sent since start. */
     public long publishedCount() {
         return published.get();
+    }
+
+    /** Records Kafka refused for good (too large, say) that went to the dead-letter topic instead, since start. */
+    public long deadLetteredCount() {
+        return deadLettered.get();
     }
 
     /** Batches that failed (broker unreachable, outbox failing...) and were retried. */
@@ -227,25 +231,31 @@ public final class OutboxRelay implements AutoCloseable {
         }
     }
 
-    /** Sends one batch, waits for every ack, marks the acknowledged records sent; returns the batch size. */
+    /**
+     * Sends one batch, waits for every ack, replaces each record Kafka refused for good by its dead-letter copy, and
+     * marks sent the acknowledged records and the replaced ones; returns the batch size.
+     */
     private int relayOneBatch() throws Exception {
         List<OutboxRecord> batch = outbox.fetchUnsent(settings.batchSize());
         if (batch.isEmpty()) {
             return 0;
         }
         Producer<String, byte[]> p = producer();
+        List<ProducerRecord<String, byte[]>> records = new ArrayList<>(batch.size());
         List<Future<RecordMetadata>> pending = new ArrayList<>(batch.size());
         Exception failure = null;
         for (OutboxRecord record : batch) {
+            ProducerRecord<String, byte[]> producerRecord = RelayRecords.toProducerRecord(record);
             Future<RecordMetadata> sent;
             try {
-                sent = p.send(toProducerRecord(record));
+                sent = p.send(producerRecord);
             } catch (KafkaException e) { // refused at once; those already sent are on their way
                 failure = e;
                 break;
             }
+            records.add(producerRecord);
             pending.add(sent);
-            if (sent.isDone() && failedAlready(sent)) { // e.g. no metadata within max.block.ms: the rest would wait too
+            if (sent.isDone() && failedForNow(sent)) { // e.g. no metadata within max.block.ms: the rest would wait too
                 break;
             }
         }
@@ -253,16 +263,20 @@ public final class OutboxRelay implements AutoCloseable {
             flush(p); // the batch is complete: send what linger.ms would still hold back instead of waiting it out
         }
         List<Long> acknowledged = new ArrayList<>(pending.size());
+        List<Integer> refused = new ArrayList<>();
         for (int i = 0; i < pending.size(); i++) {
             try {
                 pending.get(i).get();
                 acknowledged.add(batch.get(i).id());
             } catch (ExecutionException e) {
-                if (failure == null) {
+                if (RelayRecords.refusedForGood(e.getCause())) {
+                    refused.add(i);
+                } else if (failure == null) {
                     failure = e.getCause() instanceof Exception cause ? cause : e;
                 }
             }
         }
+        acknowledged.addAll(deadLetterRefused(p, batch, records, pending, refused));
         if (!acknowledged.isEmpty()) {
             outbox.markSent(acknowledged);
             published.addAndGet(acknowledged.size());
@@ -274,6 +288,40 @@ public final class OutboxRelay implements AutoCloseable {
         return batch.size();
     }
 
+    /**
+     * Sends the dead-letter copy of each record Kafka refused for good (so it holds up nothing behind it: its
+     * subject's later events keep their order, with a gap where it was) and returns the ids of those whose copy was
+     * acknowledged. A copy that fails leaves its record unsent, for the next attempt.
+     */
+    private List<Long> deadLetterRefused(Producer<String, byte[]> p, List<OutboxRecord> batch,
+            List<ProducerRecord<String, byte[]>> records, List<Future<RecordMetadata>> pending, List<Integer> refused)
+            throws InterruptedException {
+        List<Long> replaced = new ArrayList<>(refused.size());
+        for (int i : refused) {
+            Throwable why = causeOf(pending.get(i));
+            LOG.log(System.Logger.Level.ERROR, "outbox relay: Kafka refused outbox row " + batch.get(i).id()
+                    + " for good, sending it to " + Topics.DEAD_LETTER + " instead: " + why);
+            try {
+                p.send(RelayRecords.refused(batch.get(i), records.get(i), why)).get();
+                replaced.add(batch.get(i).id());
+                deadLettered.incrementAndGet();
+            } catch (ExecutionException | KafkaException e) {
+                LOG.log(System.Logger.Level.WARNING, "outbox relay: the dead-letter copy of outbox row " + batch.get(i).id()
+                        + " was not acknowledged, the row stays unsent: " + e);
+            }
+        }
+        return replaced;
+    }
+
+    private static Throwable causeOf(Future<RecordMetadata> failed) throws InterruptedException {
+        try {
+            failed.get();
+            throw new IllegalStateException("not a failed send");
+        } catch (ExecutionException e) {
+            return e.getCause();
+        }
+    }
+
     private static void flush(Producer<String, byte[]> p) throws InterruptedException {
         try {
             p.flush();
@@ -282,32 +330,17 @@ public final class OutboxRelay implements AutoCloseable {
         }
     }
 
-    private static boolean failedAlready(Future<RecordMetadata> done) {
+    /** A send that failed already, for a reason that would hold up the rest of the batch too. */
+    private static boolean failedForNow(Future<RecordMetadata> done) {
         try {
             done.get();
             return false;
-        } catch (ExecutionException | InterruptedException e) {
+        } catch (ExecutionException e) {
+            return !RelayRecords.refusedForGood(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             return true;
         }
-    }
-
-    private static ProducerRecord<String, byte[]> toProducerRecord(OutboxRecord record) {
-        if (record.malformedReason() != null) {
-            RecordHeaders headers = new RecordHeaders();
-            headers.add(Topics.DEAD_LETTER_REASON, utf8("outbox relay: outbox row " + record.id() + " is not a valid event: " + record.malformedReason()));
-            return new ProducerRecord<>(Topics.DEAD_LETTER, null, (String) null, record.json(), headers);
-        }
-        EventEnvelope event = record.event();
-        RecordHeaders headers = new RecordHeaders();
-        headers.add(Topics.HEADER_EVENT_ID, utf8(event.eventId()));
-        headers.add(Topics.HEADER_TYPE, utf8(event.type()));
-        headers.add(Topics.HEADER_SCHEMA_VERSION, utf8(Integer.toString(event.schemaVersion())));
-        byte[] value = record.json() != null ? record.json() : EventCodec.encode(event);
-        if (EventTypes.spec(event.type()).isEmpty()) {
-            headers.add(Topics.DEAD_LETTER_REASON, utf8("outbox relay: unknown event type '" + event.type() + "'"));
-            return new ProducerRecord<>(Topics.DEAD_LETTER, null, Topics.key(event), value, headers);
-        }
-        return new ProducerRecord<>(Topics.forEvent(event), null, Topics.key(event), value, headers);
     }
 
     private Producer<String, byte[]> producer() {
@@ -363,9 +396,5 @@ public final class OutboxRelay implements AutoCloseable {
 
     private static Duration min(Duration a, Duration b) {
         return a.compareTo(b) <= 0 ? a : b;
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 }

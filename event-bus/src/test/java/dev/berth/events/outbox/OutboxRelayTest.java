@@ -209,7 +209,7 @@ class OutboxRelayTest {
         String namespace = "relay-" + UUID.randomUUID();
         Map<TopicPartition, Long> from = KafkaSupport.endOffsets(BOOTSTRAP, Topics.DEAD_LETTER);
         InMemoryOutbox outbox = new InMemoryOutbox();
-        EventEnvelope bogus = new EventEnvelope(UUID.randomUUID().toString(), "task.oops", 1, namespace, "node-a", "c1", 1,
+        EventEnvelope bogus = new EventEnvelope(UUID.randomUUID().toString(), "task.oops", 1, namespace, "node-a", 0, "c1", 1,
                 Instant.now(), Map.of());
         outbox.add(bogus);
         outbox.addAll(lifecycles(namespace, 1));
@@ -222,4 +222,52 @@ class OutboxRelayTest {
         assertEquals("outbox relay: unknown event type 'task.oops'", header(dead.get(0), Topics.DEAD_LETTER_REASON));
     }
 
+    @Test
+    void aRecordTheBrokerRefusesAsTooLargeIsDeadLetteredAndTheContainersLaterEventsGoOutInOrder() throws Exception {
+        // the producer would take 8 MiB; the broker keeps its default limit of about 1 MiB
+        relaysPastARecordTooLarge(settings().withProducerOverrides(Map.of(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 8 << 20)));
+    }
+
+    @Test
+    void aRecordTheProducerRefusesAsTooLargeIsDeadLetteredAndTheContainersLaterEventsGoOutInOrder() throws Exception {
+        relaysPastARecordTooLarge(settings()); // max.request.size 1 MiB: refused before it leaves the producer
+    }
+
+    /** A container whose created event carries 2 MiB of labels, then started and exited; and a second container. */
+    private static void relaysPastARecordTooLarge(OutboxRelay.Settings settings) throws Exception {
+        String namespace = "relay-" + UUID.randomUUID();
+        Map<TopicPartition, Long> eventsFrom = KafkaSupport.endOffsets(BOOTSTRAP, Topics.CONTAINER_EVENTS);
+        Map<TopicPartition, Long> deadFrom = KafkaSupport.endOffsets(BOOTSTRAP, Topics.DEAD_LETTER);
+        List<EventEnvelope> events = lifecycles(namespace, 2);
+        EventEnvelope small = events.get(0);
+        EventEnvelope huge = EventEnvelope.of(namespace, small.node(), small.subjectId(), 1, small.time(),
+                new ContainerCreated("reg/app:1", null, Map.of("blob", "x".repeat(2 << 20))));
+        events.set(0, huge);
+        InMemoryOutbox outbox = new InMemoryOutbox();
+        outbox.addAll(events);
+        try (OutboxRelay relay = new OutboxRelay(outbox, settings).start()) {
+            awaitDrained(outbox, Duration.ofSeconds(60));
+            assertEquals(1, relay.deadLetteredCount());
+            assertEquals(events.size(), relay.publishedCount(), "the refused record counts as handled");
+        }
+
+        List<EventEnvelope> published = readBack(eventsFrom, namespace, events.size() - 1);
+        for (String container : Set.of(events.get(0).subjectId(), events.get(3).subjectId())) { // in order per container
+            assertEquals(ids(events.subList(1, events.size()).stream().filter(e -> e.subjectId().equals(container)).toList()),
+                    ids(published.stream().filter(e -> e.subjectId().equals(container)).toList()), "everything else, in order");
+        }
+        assertEquals(events.size() - 1, published.size());
+        List<ConsumerRecord<String, byte[]>> dead = KafkaSupport.readAfter(BOOTSTRAP, deadFrom,
+                r -> huge.eventId().equals(header(r, Topics.HEADER_EVENT_ID)), 1, Duration.ZERO, Duration.ofSeconds(30));
+        assertEquals(1, dead.size());
+        ConsumerRecord<String, byte[]> copy = dead.get(0);
+        assertEquals(huge.subjectId(), copy.key());
+        assertEquals(Topics.CONTAINER_EVENTS, header(copy, Topics.DEAD_LETTER_TOPIC));
+        String reason = header(copy, Topics.DEAD_LETTER_REASON);
+        assertTrue(reason.startsWith("outbox relay: Kafka refused the record for good (RecordTooLargeException: "), reason);
+        assertTrue(reason.endsWith(EventCodec.encode(huge).length + " bytes, the value cut to its first 65536"), reason);
+        assertEquals(RelayRecords.DEAD_LETTER_VALUE_LIMIT, copy.value().length);
+        assertTrue(new String(copy.value(), StandardCharsets.UTF_8).startsWith("{\"eventId\":\"" + huge.eventId() + "\""),
+                "the start of the record as it was");
+    }
 }

@@ -13,7 +13,8 @@ import java.util.List;
 /**
  * The node agent's side of the event bus: every state change's event goes into the outbox table of the agent's
  * SQLite store, in the transaction that makes the change, numbered per subject; {@link dev.berth.events.outbox.OutboxRelay}
- * reads it from here and deletes what Kafka acknowledged.
+ * reads it from here and deletes what Kafka acknowledged. Every event carries the store's incarnation, so a consumer
+ * can tell the counters of a store made anew (which start at 1 again) from late events of the old one.
  */
 public final class AgentOutbox implements Outbox, MetadataStore.EventHook {
 
@@ -38,7 +39,8 @@ public final class AgentOutbox implements Outbox, MetadataStore.EventHook {
     @Override
     public void record(String namespace, String subjectId, Record payload) {
         String subject = (namespace == null ? "" : namespace) + "/" + subjectId;
-        EventEnvelope e = EventEnvelope.of(namespace, node, subjectId, meta.nextSequence(subject), payload);
+        EventEnvelope e = EventEnvelope.of(namespace, node, subjectId, meta.nextSequence(subject), payload)
+                .withIncarnation(meta.incarnation());
         meta.appendOutbox(EventCodec.encodeToString(e));
         onAppend.run();
     }

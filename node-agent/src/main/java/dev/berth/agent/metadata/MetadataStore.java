@@ -19,6 +19,7 @@ import java.util.Optional;
 public final class MetadataStore implements AutoCloseable {
 
     private final Connection db;
+    private final long incarnation;
     private final java.util.Map<String, PreparedStatement> statements = new java.util.HashMap<>();
 
     public MetadataStore(Path file) throws IOException {
@@ -57,6 +58,10 @@ public final class MetadataStore implements AutoCloseable {
                           PRIMARY KEY (namespace, container_id),
                           FOREIGN KEY (namespace, container_id) REFERENCES containers(namespace, id) ON DELETE CASCADE)""");
                 migrate(s);
+                try (ResultSet rs = s.executeQuery("SELECT incarnation FROM store_identity")) {
+                    rs.next();
+                    incarnation = rs.getLong(1);
+                }
             }
         } catch (SQLException e) {
             throw new IOException("cannot open the agent's metadata store " + file + ": " + e.getMessage(), e);
@@ -86,6 +91,15 @@ public final class MetadataStore implements AutoCloseable {
             s.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, envelope TEXT NOT NULL)");
             s.execute("CREATE TABLE IF NOT EXISTS event_sequences (subject TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
             s.execute("PRAGMA user_version=2");
+        }
+        if (version < 3) {
+            // which life of this store its event sequences belong to: a store made anew (lost, wiped) starts every
+            // counter at 1 again, under a later incarnation (see EventEnvelope)
+            s.execute("CREATE TABLE IF NOT EXISTS store_identity (incarnation INTEGER NOT NULL)");
+            java.time.Instant now = java.time.Instant.now();
+            s.execute("INSERT INTO store_identity SELECT " + (now.getEpochSecond() * 1_000_000 + now.getNano() / 1_000)
+                    + " WHERE NOT EXISTS (SELECT 1 FROM store_identity)");
+            s.execute("PRAGMA user_version=3");
         }
     }
 
@@ -368,6 +382,11 @@ public final class MetadataStore implements AutoCloseable {
     public synchronized void event(String namespace, String subjectId, Record payload) {
         EventHook h = eventHook;
         if (h != null) h.record(namespace, subjectId, payload);
+    }
+
+    /** When this store was created, in microseconds since the epoch: the incarnation its events carry. */
+    public long incarnation() {
+        return incarnation;
     }
 
     /** The subject's next event sequence number: 1, 2, ... never reused. */

@@ -629,7 +629,7 @@ public final class TaskManager implements AutoCloseable {
             int pid = Integer.parseInt(reply.substring(3).trim());
             meta.inTransaction(() -> {
                 meta.putExec(new MetadataStore.ExecRecord(ns, id, execId, pid, RUNNING, null, null, null));
-                meta.event(ns, id, new ExecStarted(execId, (long) pid, args));
+                meta.event(ns, id, ExecStarted.of(execId, (long) pid, args));
                 return null;
             });
             listener.accept(new TaskEvent(ns, id, "exec-started", null, false, execId));

@@ -37,4 +37,12 @@ public interface EventsConfig {
     /** Heartbeat intervals an up node may stay silent before it is shown stale (not ready). */
     @WithDefault("3")
     int nodeMissedHeartbeats();
+
+    /** Most a subject's sequence may move past the last one applied, within one incarnation; beyond it the event is poison. */
+    @WithDefault("1000000")
+    long maxSequenceJump();
+
+    /** How far past this server's clock an event's incarnation (its agent store's creation time) may be; beyond it, poison. */
+    @WithDefault("1d")
+    Duration maxIncarnationAhead();
 }

@@ -47,31 +47,33 @@ public class ContainerResource {
     @GET
     @Path("events")
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<List<EventEnvelope>> timeline(@RestPath String id, @RestQuery String namespace) {
-        return queries.timeline(id, QueryParams.blankToNull(namespace)).invoke(events -> {
+    public Uni<List<EventEnvelope>> timeline(@RestPath String id, @RestQuery String namespace, @RestQuery String node) {
+        return queries.timeline(id, QueryParams.blankToNull(namespace), QueryParams.blankToNull(node)).invoke(events -> {
             if (events.isEmpty()) {
-                throw ApiException.notFound("no events for container '" + id + "'"
-                        + (namespace == null ? "" : " in namespace '" + namespace + "'"));
+                throw ApiException.notFound("no events for container '" + id + "'" + where(namespace, node));
             }
         });
     }
 
-    /** The observed state; pass {@code namespace} when the id exists in more than one. */
+    private static String where(String namespace, String node) {
+        return (namespace == null ? "" : " in namespace '" + namespace + "'") + (node == null ? "" : " on node '" + node + "'");
+    }
+
+    /** The observed state; pass {@code namespace} and {@code node} when the id exists in more than one. */
     @GET
     @Path("status")
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<ContainerStatus> status(@RestPath String id, @RestQuery String namespace) {
-        return queries.containers(id, QueryParams.blankToNull(namespace)).map(states -> {
+    public Uni<ContainerStatus> status(@RestPath String id, @RestQuery String namespace, @RestQuery String node) {
+        return queries.containers(id, QueryParams.blankToNull(namespace), QueryParams.blankToNull(node)).map(states -> {
             if (states.isEmpty()) {
-                throw ApiException.notFound("no events for container '" + id + "'"
-                        + (namespace == null ? "" : " in namespace '" + namespace + "'"));
+                throw ApiException.notFound("no events for container '" + id + "'" + where(namespace, node));
             }
             if (states.size() > 1) {
-                throw ApiException.conflict("container '" + id + "' exists in namespaces "
-                        + states.stream().map(s -> s.namespace).toList() + "; pass ?namespace=");
+                throw ApiException.conflict("container '" + id + "' exists as "
+                        + states.stream().map(s -> s.namespace + " on " + s.node).toList() + "; pass ?namespace= and ?node=");
             }
             return states.get(0);
-        }).chain(state -> queries.node(state.node).map(node ->
-                ContainerStatus.of(state, node == null ? null : liveness.of(node, Instant.now()))));
+        }).chain(state -> queries.node(state.node).map(nodeState ->
+                ContainerStatus.of(state, nodeState == null ? null : liveness.of(nodeState, Instant.now()))));
     }
 }

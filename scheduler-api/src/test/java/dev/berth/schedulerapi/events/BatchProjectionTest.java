@@ -43,7 +43,7 @@ class BatchProjectionTest {
 
     private List<EventEnvelope> project(List<EventEnvelope> batch) {
         List<EventProjector.Incoming> incoming = batch.stream().map(e -> new EventProjector.Incoming(e, null)).toList();
-        return projector.project(incoming).await().atMost(Duration.ofSeconds(30));
+        return projector.project(incoming).await().atMost(Duration.ofSeconds(30)).fresh();
     }
 
     private ValidatableResponse status(String id) {

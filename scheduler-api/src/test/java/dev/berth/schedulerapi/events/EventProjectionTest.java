@@ -64,7 +64,7 @@ class EventProjectionTest {
         List<EventEnvelope> life = List.of(
                 events.container(id, 1, new ContainerCreated("registry.local/app:1", "sha256:aa", Map.of("tier", "web"))),
                 events.container(id, 2, new ContainerStarted(4242L, events.tick())),
-                events.container(id, 3, new ExecStarted("e1", 4300L, List.of("sh"))),
+                events.container(id, 3, ExecStarted.of("e1", 4300L, List.of("sh"))),
                 events.container(id, 4, new ExecExited("e1", 0, null, events.tick())),
                 events.container(id, 5, new ContainerPaused()),
                 events.container(id, 6, new ContainerResumed()),

@@ -25,8 +25,23 @@ public final class TestEvents implements AutoCloseable {
     public final String namespace = "t-" + UUID.randomUUID();
     public final String node = "node-" + UUID.randomUUID();
     private final KafkaProducer<String, byte[]> producer = KafkaSupport.producer(KafkaSupport.bootstrap());
+    private final String topicPrefix;
     // strictly increasing, whole microseconds: what Postgres keeps of an instant
     private final AtomicLong clock = new AtomicLong(Instant.now().truncatedTo(ChronoUnit.MICROS).toEpochMilli() * 1000);
+
+    /** Events for Berth's own topics. */
+    public TestEvents() {
+        this("");
+    }
+
+    /** Events for topics of a test's own, named {@code topicPrefix} + Berth's name (see {@link OwnTopics}). */
+    public TestEvents(String topicPrefix) {
+        this.topicPrefix = topicPrefix;
+    }
+
+    private String topic(EventEnvelope e) {
+        return topicPrefix + Topics.forEvent(e);
+    }
 
     public String containerId() {
         return "c-" + UUID.randomUUID();
@@ -67,7 +82,7 @@ public final class TestEvents implements AutoCloseable {
     public void publish(List<EventEnvelope> events) {
         try {
             for (EventEnvelope e : events) {
-                producer.send(new ProducerRecord<>(Topics.forEvent(e), Topics.key(e), EventCodec.encode(e))).get();
+                producer.send(new ProducerRecord<>(topic(e), Topics.key(e), EventCodec.encode(e))).get();
             }
         } catch (Exception e) {
             throw new IllegalStateException("publishing test events failed", e);
@@ -79,7 +94,7 @@ public final class TestEvents implements AutoCloseable {
         try {
             List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
             for (EventEnvelope e : events) {
-                sent.add(producer.send(new ProducerRecord<>(Topics.forEvent(e), Topics.key(e), EventCodec.encode(e))));
+                sent.add(producer.send(new ProducerRecord<>(topic(e), Topics.key(e), EventCodec.encode(e))));
             }
             producer.flush();
             for (var s : sent) {
@@ -93,7 +108,7 @@ public final class TestEvents implements AutoCloseable {
     /** Sends raw bytes to the container topic, keyed like a container's events. */
     public void publishRaw(String key, byte[] value) {
         try {
-            producer.send(new ProducerRecord<>(Topics.CONTAINER_EVENTS, key, value)).get();
+            producer.send(new ProducerRecord<>(topicPrefix + Topics.CONTAINER_EVENTS, key, value)).get();
         } catch (Exception e) {
             throw new IllegalStateException("publishing a raw record failed", e);
         }

@@ -2,5 +2,5 @@ package dev.berth.schedulerapi.events.model;
 
 import java.io.Serializable;
 
-/** The key of a container's observed state: container ids are unique within a namespace. */
-public record ContainerKey(String namespace, String containerId) implements Serializable {}
+/** The key of a container's observed state: container ids are unique within a namespace of one node. */
+public record ContainerKey(String namespace, String containerId, String node) implements Serializable {}

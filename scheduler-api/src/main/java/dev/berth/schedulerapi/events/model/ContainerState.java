@@ -20,6 +20,7 @@ public class ContainerState extends PanacheEntityBase {
     @Column(name = "container_id")
     public String containerId;
 
+    @Id
     public String node;
     public String image;
     public String status;
@@ -40,6 +41,9 @@ public class ContainerState extends PanacheEntityBase {
 
     @Column(name = "exited_at")
     public Instant exitedAt;
+
+    /** The incarnation of the agent's store that numbered {@link #lastSequence}. */
+    public long incarnation;
 
     @Column(name = "last_sequence")
     public long lastSequence;

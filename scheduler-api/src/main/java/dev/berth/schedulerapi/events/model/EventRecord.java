@@ -39,6 +39,8 @@ public class EventRecord extends PanacheEntityBase {
     @Column(name = "subject_id")
     public String subjectId;
 
+    public long incarnation;
+
     public long sequence;
 
     @Column(name = "occurred_at")
@@ -51,6 +53,6 @@ public class EventRecord extends PanacheEntityBase {
     public Instant receivedAt;
 
     public EventEnvelope toEnvelope() {
-        return new EventEnvelope(eventId, type, schemaVersion, namespace, node, subjectId, sequence, occurredAt, payload);
+        return new EventEnvelope(eventId, type, schemaVersion, namespace, node, incarnation, subjectId, sequence, occurredAt, payload);
     }
 }

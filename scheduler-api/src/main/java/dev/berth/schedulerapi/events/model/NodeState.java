@@ -25,6 +25,9 @@ public class NodeState extends PanacheEntityBase {
     @Column(name = "containers_running")
     public Integer containersRunning;
 
+    /** The incarnation of the agent's store that numbered {@link #lastSequence}. */
+    public long incarnation;
+
     @Column(name = "last_sequence")
     public long lastSequence;
 

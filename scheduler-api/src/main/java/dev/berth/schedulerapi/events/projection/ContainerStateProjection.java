@@ -12,8 +12,10 @@ import java.util.Set;
 /**
  * How a container event changes the container's observed state. No I/O: the projector loads and saves the row.
  *
- * <p>Status follows the event with the highest sequence only; an event at or below {@code lastSequence} is late
- * and changes no status. Facts that never change once known (image, creation and start time) are filled in from
+ * <p>Status follows the event with the highest position ({@link Position}: incarnation, then sequence) only; an
+ * event at or below the last one applied is late and changes no status. An event of a later incarnation starts the
+ * row over (the agent's store was made anew: this is a new container under an old id), and an event of an earlier
+ * one changes nothing at all. Facts that never change once known (image, creation and start time) are filled in from
  * whichever event carries them, late or not, so a late {@code container.created} still supplies the image.
  */
 public final class ContainerStateProjection {
@@ -34,11 +36,18 @@ public final class ContainerStateProjection {
         s.containerId = event.subjectId();
         s.node = event.node();
         s.lastSequence = 0;
+        s.incarnation = event.incarnation();
         return s;
     }
 
     /** Applies the event; true when it was newer than everything applied before (so the status moved). */
     public static boolean apply(ContainerState s, EventEnvelope event, Instant now) {
+        if (event.incarnation() < s.incarnation) {
+            return false; // from before the agent's store was made anew: nothing of that life holds now
+        }
+        if (event.incarnation() > s.incarnation) {
+            startOver(s, event.incarnation());
+        }
         boolean newer = event.sequence() > s.lastSequence;
         switch (event.type()) {
             case EventTypes.CONTAINER_CREATED -> {
@@ -61,7 +70,6 @@ public final class ContainerStateProjection {
         if (!newer) {
             return false;
         }
-        s.node = event.node();
         s.lastSequence = event.sequence();
         s.lastEventId = event.eventId();
         s.lastEventType = event.type();
@@ -90,5 +98,18 @@ public final class ContainerStateProjection {
             default -> throw new IllegalArgumentException(event.type() + " does not change a container's state");
         }
         return true;
+    }
+
+    /** Forgets everything the row knew: what follows is another container's life under the same key. */
+    private static void startOver(ContainerState s, long incarnation) {
+        s.incarnation = incarnation;
+        s.lastSequence = 0;
+        s.image = null;
+        s.createdAt = null;
+        s.startedAt = null;
+        s.exitCode = null;
+        s.signal = null;
+        s.oomKilled = null;
+        s.exitedAt = null;
     }
 }

@@ -7,7 +7,10 @@ import dev.berth.events.payload.NodeUp;
 import dev.berth.schedulerapi.events.model.NodeState;
 import java.time.Instant;
 
-/** How a node event changes the node's observed state; as for containers, only a newer sequence moves it. */
+/**
+ * How a node event changes the node's observed state; as for containers, only a newer {@link Position} moves it
+ * (an agent whose store was made anew numbers from 1 again, under a later incarnation).
+ */
 public final class NodeStateProjection {
     private NodeStateProjection() {}
 
@@ -15,14 +18,16 @@ public final class NodeStateProjection {
         NodeState s = new NodeState();
         s.node = event.node();
         s.lastSequence = 0;
+        s.incarnation = event.incarnation();
         return s;
     }
 
     /** Applies the event; true when it was newer than everything applied before. */
     public static boolean apply(NodeState s, EventEnvelope event, Instant now) {
-        if (event.sequence() <= s.lastSequence) {
+        if (Position.of(event).compareTo(new Position(s.incarnation, s.lastSequence)) <= 0) {
             return false;
         }
+        s.incarnation = event.incarnation();
         s.lastSequence = event.sequence();
         s.lastEventId = event.eventId();
         s.lastEventType = event.type();

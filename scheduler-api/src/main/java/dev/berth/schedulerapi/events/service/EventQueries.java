@@ -47,26 +47,40 @@ public class EventQueries {
                 .map(EventQueries::envelopes);
     }
 
-    /** Every event of one container in its order (sequence); all namespaces holding that id when namespace is null. */
+    /**
+     * Every event of one container in its order (incarnation, then sequence); all namespaces and nodes holding that
+     * id when {@code namespace} or {@code node} is null, each container's events together.
+     */
     @WithSession
-    public Uni<List<EventEnvelope>> timeline(String containerId, String namespace) {
+    public Uni<List<EventEnvelope>> timeline(String containerId, String namespace, String node) {
         Parameters params = Parameters.with("kind", CONTAINER).and("id", containerId);
         String where = "subjectKind = :kind and subjectId = :id";
         if (namespace != null) {
             where += " and namespace = :namespace";
             params.and("namespace", namespace);
         }
-        return EventRecord.<EventRecord>find(where + " order by namespace, sequence, ingestSeq", params).list()
+        if (node != null) {
+            where += " and node = :node";
+            params.and("node", node);
+        }
+        return EventRecord.<EventRecord>find(where + " order by namespace, node, incarnation, sequence, ingestSeq", params).list()
                 .map(EventQueries::envelopes);
     }
 
-    /** Observed state of a container: one row per namespace holding that id (namespace null), or at most one. */
+    /** Observed state of a container: one row per namespace and node holding that id (either null: any). */
     @WithSession
-    public Uni<List<ContainerState>> containers(String containerId, String namespace) {
+    public Uni<List<ContainerState>> containers(String containerId, String namespace, String node) {
+        StringBuilder where = new StringBuilder("containerId = :id");
+        Parameters params = Parameters.with("id", containerId);
         if (namespace != null) {
-            return ContainerState.<ContainerState>list("containerId = ?1 and namespace = ?2", containerId, namespace);
+            where.append(" and namespace = :namespace");
+            params.and("namespace", namespace);
         }
-        return ContainerState.<ContainerState>list("containerId = ?1 order by namespace", containerId);
+        if (node != null) {
+            where.append(" and node = :node");
+            params.and("node", node);
+        }
+        return ContainerState.<ContainerState>list(where + " order by namespace, node", params);
     }
 
     @WithSession

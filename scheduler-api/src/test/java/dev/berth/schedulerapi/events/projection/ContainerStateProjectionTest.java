@@ -57,7 +57,7 @@ class ContainerStateProjectionTest {
 
     @Test
     void execEventsDoNotChangeContainerState() {
-        assertFalse(ContainerStateProjection.changesState(event(5, new ExecStarted("e1", null, null)).type()));
+        assertFalse(ContainerStateProjection.changesState(event(5, new ExecStarted("e1", null, null, null, null)).type()));
     }
 
     @Test
