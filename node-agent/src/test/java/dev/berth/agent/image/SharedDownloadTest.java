@@ -132,8 +132,14 @@ class SharedDownloadTest extends StoreTestBase {
         Digest layer = pushNoise("test/share-last", 92);
         ImageStore images = store(4);
         PullCancellation cancel = new PullCancellation();
-        Future<ImageRecord> pull = callers.submit(() -> images.pull("default", viaEdge("test/share-last"), Platform.host(), PullListener.NONE, cancel));
+        java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+        PullListener heard = (l, phase, cur, total) -> {
+            if (phase == PullListener.Phase.DOWNLOADING) written.set(cur);
+        };
+        Future<ImageRecord> pull = callers.submit(() -> images.pull("default", viaEdge("test/share-last"), Platform.host(), heard, cancel));
         assertTrue(edge.awaitStall(60));
+        // the edge has sent the first half; the agent may not have read any of it yet (a loaded machine): wait until it has
+        await(() -> written.get() > 0, "the download wrote what the edge sent before it stalled");
         cancel.cancel();
         assertInstanceOf(InterruptedIOException.class, assertThrows(ExecutionException.class, () -> pull.get(60, TimeUnit.SECONDS)).getCause());
         edge.release();
