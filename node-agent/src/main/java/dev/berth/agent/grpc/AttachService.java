@@ -107,9 +107,11 @@ final class AttachService extends AttachGrpc.AttachImplBase {
                     f -> {
                         if (f.type() != ShimConnection.EXIT) relay.relay(f, null);
                     });
+            // one wait for both uses below: a short exec may end, and its record go, before a second wait is asked
+            var exited = tasks.waitForExec(ns, id, execId);
             // an id this call made up is known to no one else: once its exit is recorded, its record and files go
             // (as ctr exec deletes its process), so that a container exec'd into all day does not pile them up
-            if (e.getExecId().isEmpty()) tasks.waitForExec(ns, id, execId).whenCompleteAsync((exit, err) -> {
+            if (e.getExecId().isEmpty()) exited.whenCompleteAsync((exit, err) -> {
                 try {
                     if (err == null) tasks.deleteExec(ns, id, execId);
                 } catch (IOException | RuntimeException gone) {
@@ -118,7 +120,7 @@ final class AttachService extends AttachGrpc.AttachImplBase {
             });
             if (start.hasSize()) s.connection().resize(start.getSize().getRows(), start.getSize().getCols());
             relay.started(AttachOutput.newBuilder().setStarted(Started.newBuilder().setPid(s.pid()).setExecId(execId)).build());
-            tasks.waitForExec(ns, id, execId).whenComplete((exit, err) ->
+            exited.whenComplete((exit, err) ->
                     relay.exit(Exited.newBuilder().setExitStatus(err == null ? exit.exitCode() : 255).setSignal(err == null ? exit.signal() : 0).build()));
             return s.connection();
         }
