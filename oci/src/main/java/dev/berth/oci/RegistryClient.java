@@ -10,21 +10,13 @@ import dev.berth.oci.auth.RegistryHosts;
 import dev.berth.oci.auth.RegistryTrust;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.cert.CertPathBuilderException;
-import java.security.cert.CertPathValidatorException;
-import java.security.cert.CertificateException;
-import java.security.cert.CertificateExpiredException;
-import java.security.cert.CertificateNotYetValidException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +27,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLException;
 
 /**
  * A client of the OCI distribution API: resolves references to manifests, streams blobs, pushes.
@@ -84,6 +75,7 @@ public final class RegistryClient {
     private final HttpClient.Redirect redirects;
     private final RegistryHosts hosts;
     private final RegistryCredentials credentials;
+    private final RegistryFailures failures;
     private final StallTimeout stall;
     /** Bearer tokens by "authority repository actions". */
     private final Map<String, Token> tokens = new ConcurrentHashMap<>();
@@ -106,7 +98,7 @@ public final class RegistryClient {
     }
 
     /** Where a request goes: the upstream registry or one of its mirrors. */
-    private record Endpoint(URI base, String authority, String credentialKey, String label, boolean mirror) {
+    record Endpoint(URI base, String authority, String credentialKey, String label, boolean mirror) {
         URI api(Reference ref, String suffix) {
             return URI.create(base + "/v2/" + ref.repository() + suffix);
         }
@@ -156,6 +148,7 @@ public final class RegistryClient {
         this.http = http.followRedirects() == HttpClient.Redirect.NEVER ? http : withoutRedirects(http);
         this.hosts = hosts == null ? RegistryHosts.none() : hosts;
         this.credentials = credentials == null ? RegistryCredentials.none() : credentials;
+        this.failures = new RegistryFailures(this.hosts, this.credentials);
     }
 
     /**
@@ -269,7 +262,7 @@ public final class RegistryClient {
             }
             return new FetchedManifest(bytes, mt, actual);
         } catch (IOException e) {
-            throw unreachable(ep, e);
+            throw failures.unreachable(ep, e);
         }
     }
 
@@ -313,7 +306,7 @@ public final class RegistryClient {
         Endpoint ep = upstream(ref);
         HttpResponse<InputStream> start = send(ref, ep, Access.PUSH, HttpRequest.newBuilder(ep.api(ref, "/blobs/uploads/")).POST(HttpRequest.BodyPublishers.noBody()));
         close(start);
-        if (start.statusCode() != 202) throw status(ep, ref, start, "blob upload start");
+        if (start.statusCode() != 202) throw RegistryFailures.status(ep, ref, start, "blob upload start");
         String location = start.headers().firstValue("Location")
                 .orElseThrow(() -> new OciException("registry " + ref.registry() + " gave no upload location"));
         URI base = ep.api(ref, "/blobs/uploads/");
@@ -325,7 +318,7 @@ public final class RegistryClient {
                     .header("Content-Type", "application/octet-stream")
                     .PUT(HttpRequest.BodyPublishers.ofFile(file)));
             close(done);
-            if (done.statusCode() != 201) throw status(ep, ref, done, "blob upload");
+            if (done.statusCode() != 201) throw RegistryFailures.status(ep, ref, done, "blob upload");
         } catch (java.io.FileNotFoundException e) {
             throw new OciException("cannot read " + file + " to push", e);
         }
@@ -337,7 +330,7 @@ public final class RegistryClient {
                 .header("Content-Type", mediaType)
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)));
         close(resp);
-        if (resp.statusCode() != 201) throw status(ep, ref, resp, "manifest upload");
+        if (resp.statusCode() != 201) throw RegistryFailures.status(ep, ref, resp, "manifest upload");
         return Digest.sha256(bytes);
     }
 
@@ -424,7 +417,7 @@ public final class RegistryClient {
                 if (again.statusCode() == 401) {
                     close(again);
                     tokens.remove(tokenKey);
-                    throw cred.isPresent() ? refused(ep, ref, 401) : requiresAuthentication(ep, ref);
+                    throw cred.isPresent() ? failures.refused(ep, ref, 401) : failures.requiresAuthentication(ep, ref);
                 }
                 return again;
             }
@@ -435,19 +428,19 @@ public final class RegistryClient {
                 }
                 if (sentAuth && basicHosts.contains(ep.authority())) {
                     basicHosts.remove(ep.authority());
-                    throw refused(ep, ref, 401);
+                    throw failures.refused(ep, ref, 401);
                 }
                 HttpResponse<InputStream> again = exchange(rb.setHeader("Authorization", cred.get().basicAuthorization()).build());
                 if (again.statusCode() == 401) {
                     close(again);
-                    throw refused(ep, ref, 401);
+                    throw failures.refused(ep, ref, 401);
                 }
                 basicHosts.add(ep.authority());
                 return again;
             }
-            throw requiresAuthentication(ep, ref);
+            throw failures.requiresAuthentication(ep, ref);
         } catch (IOException e) {
-            throw unreachable(ep, e);
+            throw failures.unreachable(ep, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new OciException("interrupted while talking to registry " + ep.label(), e);
@@ -521,12 +514,12 @@ public final class RegistryClient {
         }
         int sc = resp.statusCode();
         if (sc != 200) {
-            if (cred.isPresent() && (sc == 401 || sc == 403)) throw refused(ep, ref, sc);
+            if (cred.isPresent() && (sc == 401 || sc == 403)) throw failures.refused(ep, ref, sc);
             if (cred.isPresent()) {
                 throw new OciException("registry " + ep.label() + " token service answered HTTP " + sc + " for " + ref.repository() + " with the configured credentials");
             }
             throw new OciException("registry " + ep.label() + " refused an anonymous token for " + ref.repository() + " (HTTP " + sc
-                    + "); the image may be private: configure credentials" + helperHint(ep));
+                    + "); the image may be private: configure credentials" + failures.helperHint(ep));
         }
         com.fasterxml.jackson.databind.JsonNode node;
         try {
@@ -550,23 +543,6 @@ public final class RegistryClient {
     private static String enc(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
-
-    private OciException refused(Endpoint ep, Reference ref, int status) {
-        return new OciException("registry " + ep.label() + " refused the credentials for " + ref.repository() + " (HTTP " + status
-                + "): check the credentials file (" + credentials.source() + ")");
-    }
-
-    private OciException requiresAuthentication(Endpoint ep, Reference ref) {
-        return new OciException("registry " + ep.label() + " requires authentication for " + ref.repository()
-                + "; configure credentials for it in the credentials file" + helperHint(ep));
-    }
-
-    private String helperHint(Endpoint ep) {
-        return credentials.keptInHelper(ep.credentialKey())
-                ? " (" + credentials.source() + " names a Docker credential helper for it, which Berth does not run: put the credentials in the file)"
-                : "";
-    }
-
     // ---- transport ----
 
     /** Sends, following redirects here: Authorization goes along only while the origin stays the same. */
@@ -624,67 +600,9 @@ public final class RegistryClient {
     private static void expectOk(Endpoint ep, Reference ref, HttpResponse<InputStream> resp, String what) {
         if (resp.statusCode() != 200 && resp.statusCode() != 206) {
             close(resp);
-            throw status(ep, ref, resp, what);
+            throw RegistryFailures.status(ep, ref, resp, what);
         }
     }
-
-    private static OciException status(Endpoint ep, Reference ref, HttpResponse<InputStream> resp, String what) {
-        return new OciException("registry " + ep.label() + " answered HTTP " + resp.statusCode() + " for " + what + " of " + ref.repository());
-    }
-
-    private OciException unreachable(Endpoint ep, IOException e) {
-        if (e instanceof RegistryStalledException) return new OciException(e.getMessage(), e);
-        if (causes(e, SSLException.class) != null) return tlsFailure(ep, e);
-        String why = e instanceof ConnectException ? "connection refused"
-                : e instanceof HttpConnectTimeoutException ? "connection timed out"
-                : e instanceof HttpTimeoutException ? "request timed out"
-                : String.valueOf(e.getMessage());
-        return new OciException("cannot reach registry " + ep.label() + ": " + why + "; check that it is running and the address is right", e);
-    }
-
-    /** A TLS handshake that failed, said as what to do: usually a CA to trust. The JDK's wording stays in the cause. */
-    private OciException tlsFailure(Endpoint ep, IOException e) {
-        String host = RegistryHostName.canonical(ep.authority());
-        Optional<RegistryHosts.CaFile> ca = hosts.ca(ep.authority());
-        String registry = "registry " + ep.label();
-        CertPathValidatorException invalid = causes(e, CertPathValidatorException.class);
-        if (causes(e, CertificateExpiredException.class) != null || causes(e, CertificateNotYetValidException.class) != null
-                || invalid != null && (invalid.getReason() == CertPathValidatorException.BasicReason.EXPIRED
-                || invalid.getReason() == CertPathValidatorException.BasicReason.NOT_YET_VALID)) {
-            return new OciException(registry + " presented a TLS certificate that has expired or is not yet valid: renew the registry's certificate"
-                    + " (or check this machine's clock)", e);
-        }
-        if (causes(e, CertPathBuilderException.class) != null || invalid != null) {
-            if (ca.isPresent()) {
-                return new OciException(registry + " presented a TLS certificate that is not trusted: neither the system trust store nor its CA file "
-                        + ca.get().file() + " holds the CA that issued it; put that CA's certificate in the file", e);
-            }
-            return new OciException(registry + " presented a TLS certificate that is not trusted: no CA in the system trust store issued it."
-                    + " Add the CA that did to the system trust store (the JDK's cacerts, or the store named by javax.net.ssl.trustStore),"
-                    + " or give this registry its own CA file in the registry hosts file (" + hosts.source() + "): \"ca\": {\"" + host
-                    + "\": \"/path/to/ca.pem\"}", e);
-        }
-        CertificateException refused = causes(e, CertificateException.class);
-        if (refused != null) {
-            // e.g. the certificate names another host: the JDK's own sentence says which
-            return new OciException(registry + " presented a TLS certificate that was refused: " + refused.getMessage(), e);
-        }
-        String why = String.valueOf(causes(e, SSLException.class).getMessage());
-        if (why.contains("Unsupported or unrecognized SSL message")) {
-            return new OciException(registry + " does not speak TLS on " + ep.base() + ": if it is a plain-HTTP registry on a private network,"
-                    + " declare it in \"insecure\" in the registry hosts file (" + hosts.source() + ")", e);
-        }
-        return new OciException("TLS handshake with " + registry + " failed: " + why, e);
-    }
-
-    /** The first throwable of type {@code type} in {@code e}'s cause chain, or null. */
-    private static <T extends Throwable> T causes(Throwable e, Class<T> type) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (type.isInstance(t)) return type.cast(t);
-        }
-        return null;
-    }
-
     private static void close(HttpResponse<InputStream> resp) {
         try {
             resp.body().close();
