@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
@@ -60,9 +59,7 @@ public final class LayerApplier {
      */
     private final java.util.Set<Path> fresh = new java.util.HashSet<>();
     private final java.util.Set<Path> made = new java.util.HashSet<>();
-    /** Buffers for every file's content, allocated once per layer: reads from the tar, few large writes. */
-    private final byte[] copyChunk = new byte[1 << 16];
-    private final java.nio.ByteBuffer copyBuffer = java.nio.ByteBuffer.allocateDirect(1 << 18);
+    private final FileContent content = new FileContent();
 
     /**
      * The layers below, top-most first, asked for only when an entry needs what they hold: a parent directory
@@ -211,11 +208,7 @@ public final class LayerApplier {
             regular = true;
             // a sparse entry's data is its real size once expanded: charged whole, its holes left as holes
             counts.file(e.getName(), e.isSparse() ? e.getRealSize() : e.getSize());
-            try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(target, StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-                if (e.isSparse()) copySparse(data, out);
-                else copy(data, out);
-            }
+            content.write(data, target, e.isSparse());
         } else {
             return; // other entry types (e.g. global PAX headers) carry no file
         }
@@ -238,38 +231,6 @@ public final class LayerApplier {
         } else {
             Syscalls.lutimes(p, mtime.getEpochSecond(), mtime.getNano());
         }
-    }
-
-    /** Copies an entry's content into a new file in writes of up to 256 KiB. */
-    private void copy(InputStream data, java.nio.channels.FileChannel out) throws IOException {
-        for (;;) {
-            int n = data.read(copyChunk);
-            if (n > 0 && copyBuffer.remaining() < n) flush(out);
-            if (n < 0) break;
-            copyBuffer.put(copyChunk, 0, n);
-        }
-        flush(out);
-    }
-
-    /** Copies a sparse entry's expanded content, skipping over blocks of zeros instead of writing them. */
-    private void copySparse(InputStream data, java.nio.channels.FileChannel out) throws IOException {
-        long end = 0;
-        for (int n; (n = data.readNBytes(copyChunk, 0, copyChunk.length)) > 0; ) {
-            if (!allZero(copyChunk, n)) out.write(java.nio.ByteBuffer.wrap(copyChunk, 0, n), end);
-            end += n;
-        }
-        if (out.size() < end) out.write(java.nio.ByteBuffer.wrap(new byte[1]), end - 1); // a hole at the end still counts in the size
-    }
-
-    private static boolean allZero(byte[] b, int n) {
-        for (int i = 0; i < n; i++) if (b[i] != 0) return false;
-        return true;
-    }
-
-    private void flush(java.nio.channels.FileChannel out) throws IOException {
-        copyBuffer.flip();
-        while (copyBuffer.hasRemaining()) out.write(copyBuffer);
-        copyBuffer.clear();
     }
 
     /** The entry's mtime as containerd sets it: to the nanosecond, and 1970 when before it or beyond what Go's time holds. */
