@@ -101,7 +101,7 @@ public final class NodeAgent implements AutoCloseable {
         this.tasks = new TaskManager(s.state(), s.root().resolve("logs"), s.shim(), runtimes, meta, snapshots, locks, s.logPolicy(), cleanups, networks);
         this.containers = new ContainerStore(meta, images, snapshots, locks, leases, tasks, s.crun(), cleanups);
         this.references = new dev.berth.agent.gc.References(meta, content);
-        this.gc = new GarbageCollector(meta, content, snapshots, leases, cleanups);
+        this.gc = new GarbageCollector(meta, content, snapshots, leases, cleanups, references);
         beforeRecovery.accept(meta);
         tasks.recover();
         networks.recover((ns, id) -> Files.exists(tasks.taskDir(ns, id)));

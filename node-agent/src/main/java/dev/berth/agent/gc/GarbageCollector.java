@@ -6,7 +6,6 @@ import dev.berth.agent.metadata.MetadataStore.ImageRecord;
 import dev.berth.agent.metadata.MetadataStore.SnapshotRecord;
 import dev.berth.agent.snapshot.OverlaySnapshotter;
 import dev.berth.oci.Digest;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -33,13 +32,14 @@ public final class GarbageCollector {
 
     private final dev.berth.agent.Cleanups cleanups;
 
-    public GarbageCollector(MetadataStore meta, ContentStore content, OverlaySnapshotter snapshots, Leases leases, dev.berth.agent.Cleanups cleanups) {
+    public GarbageCollector(MetadataStore meta, ContentStore content, OverlaySnapshotter snapshots, Leases leases, dev.berth.agent.Cleanups cleanups,
+                            References references) {
         this.cleanups = cleanups;
         this.meta = meta;
         this.content = content;
         this.snapshots = snapshots;
         this.leases = leases;
-        this.references = new References(meta, content);
+        this.references = references;
     }
 
     /** What a collection removed; {@code leasesHeld} is non-zero when it was put off for that many operations in progress. */
@@ -91,10 +91,5 @@ public final class GarbageCollector {
             if (blobs > 0 || snaps > 0) LOG.info("garbage collection removed " + blobs + " blobs (" + freed + " bytes) and " + snaps + " snapshots");
             return new Result(blobs, snaps, freed, 0);
         }
-    }
-
-    /** Whether any image on the node needs this blob (its index, manifest, config or a layer). */
-    public boolean isReferenced(Digest d) throws IOException {
-        return references.blobs(meta.allImages()).contains(d);
     }
 }
