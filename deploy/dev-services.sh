@@ -14,7 +14,11 @@
 #                              jdbc:postgresql://127.0.0.1:5432/berth
 #   kafka      127.0.0.1:9092  single-node KRaft broker+controller (controller on
 #                              127.0.0.1:9093), jars from Maven Central via
-#                              deploy/kafka/pom.xml.
+#                              deploy/kafka/pom.xml. Both listeners authenticate
+#                              (SASL: clients SCRAM-SHA-256 as user berth, the
+#                              controller PLAIN); the clients' settings are in
+#                              deploy/.state/kafka/auth/client.properties (0600),
+#                              the standard Kafka client format (--command-config).
 #   registry   127.0.0.1:5000  Debian's docker-registry (distribution 2.x) with its
 #                              own config: filesystem storage, delete enabled, one
 #                              htpasswd account made at first start (a host-network
@@ -30,7 +34,7 @@
 # Kafka console tools (quiet logging):
 #   java -Dlog4j2.configurationFile=deploy/.state/kafka/tools-log4j2.properties \
 #     -cp 'deploy/.state/kafka/lib/*' org.apache.kafka.tools.ConsoleProducer \
-#     --bootstrap-server 127.0.0.1:9092 --topic t
+#     --bootstrap-server 127.0.0.1:9092 --command-config deploy/.state/kafka/auth/client.properties --topic t
 #   (also ...tools.consumer.ConsoleConsumer, ...tools.TopicCommand)
 # Needs root or sudo only to apt-get install missing packages and to start a
 # Debian Postgres cluster.
@@ -64,6 +68,7 @@ KAFKA_DIR="$STATE/kafka"
 KAFKA_LIB="$KAFKA_DIR/lib"
 KAFKA_PID="$KAFKA_DIR/kafka.pid"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
+KAFKA_AUTH="$KAFKA_DIR/auth"
 REG_DIR="$STATE/registry"
 REG_PID="$REG_DIR/registry.pid"
 REG_LOG="$REG_DIR/registry.log"
@@ -318,17 +323,46 @@ kafka_jars() {
   echo "$want" >"$KAFKA_LIB/.complete"
 }
 
+# The broker's accounts, made once (random passwords, 0600): "berth", the one client user (SCRAM-SHA-256, stored in
+# the cluster metadata at format time), and "controller", for the broker's own calls to its controller (PLAIN, as
+# KRaft controllers cannot read SCRAM credentials from the log they serve). client.properties is what a Berth client
+# (agent, scheduler-api, tests, console tools) adds to its Kafka settings: $BERTH_KAFKA_CLIENT_PROPERTIES names it.
+kafka_credentials() {
+  [ -s "$KAFKA_AUTH/password" ] && [ -s "$KAFKA_AUTH/controller-password" ] && [ -s "$KAFKA_AUTH/client.properties" ] && return 0
+  (umask 077 && mkdir -p "$KAFKA_AUTH" &&
+    head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$KAFKA_AUTH/password" &&
+    head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$KAFKA_AUTH/controller-password" &&
+    cat >"$KAFKA_AUTH/client.properties" <<EOF
+# Written by deploy/dev-services.sh: how a client logs in to the dev broker ($KAFKA_ADDR). Secret: keep 0600.
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-256
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="berth" password="$(cat "$KAFKA_AUTH/password")";
+EOF
+  )
+  chmod 0700 "$KAFKA_AUTH"
+}
+
 kafka_config() {
-  cat >"$KAFKA_DIR/server.properties" <<EOF
-# Written by deploy/dev-services.sh - single-node KRaft broker+controller for dev/tests.
+  local pass cpass
+  pass="$(cat "$KAFKA_AUTH/password")"
+  cpass="$(cat "$KAFKA_AUTH/controller-password")"
+  (umask 077 && cat >"$KAFKA_DIR/server.properties" <<EOF
+# Written by deploy/dev-services.sh - single-node KRaft broker+controller for dev/tests. Holds secrets (0600).
+# Every listener authenticates: a host-network container shares loopback, so "127.0.0.1 only" is no protection.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+listeners=SASL_PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="berth" password="$pass";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="$cpass" user_controller="$cpass";
 log.dirs=$KAFKA_DIR/data
 auto.create.topics.enable=true
 num.partitions=3
@@ -343,6 +377,7 @@ group.initial.rebalance.delay.ms=0
 delete.topic.enable=true
 log.retention.hours=24
 EOF
+  )
   cat >"$KAFKA_DIR/log4j2.properties" <<'EOF'
 status = warn
 appender.stdout.type = Console
@@ -371,16 +406,48 @@ rootLogger.appenderRef.stderr.ref = STDERR
 EOF
 }
 
+# pids of a Kafka broker serving a Berth dev config of another checkout (deploy/.state/kafka/server.properties)
+other_berth_kafka_pids() {
+  local f pid
+  while read -r f; do
+    pid="${f#/proc/}"; pid="${pid%/cmdline}"
+    [ "$pid" = "$(cat "$KAFKA_PID" 2>/dev/null)" ] && continue
+    tr '\0' ' ' 2>/dev/null <"$f" | grep -q " kafka\.Kafka .*/deploy/\.state/kafka/server\.properties" && echo "$pid"
+  done < <(grep -lsaF -- /deploy/.state/kafka/server.properties /proc/[0-9]*/cmdline 2>/dev/null || true)
+  return 0
+}
+
+kafka_authenticates() { grep -q '^sasl.enabled.mechanisms=' "$KAFKA_DIR/server.properties" 2>/dev/null; }
+
+KAFKA_UP_LINE="bootstrap.servers=$KAFKA_ADDR, login: $(rel "$KAFKA_AUTH/client.properties")"
+
 kafka_up() {
-  if port_open "$HOST" "$KAFKA_PORT"; then
-    if pid_alive "$KAFKA_PID" "$KAFKA_MATCH"; then
-      line kafka "$KAFKA_ADDR" "up (ours, pid $(cat "$KAFKA_PID"))  bootstrap.servers=$KAFKA_ADDR"
-    else
-      line kafka "$KAFKA_ADDR" "up (reused)  bootstrap.servers=$KAFKA_ADDR"
+  kafka_credentials
+  if port_open "$HOST" "$KAFKA_PORT" && pid_alive "$KAFKA_PID" "$KAFKA_MATCH"; then
+    if kafka_authenticates; then
+      line kafka "$KAFKA_ADDR" "up (ours, pid $(cat "$KAFKA_PID"))  $KAFKA_UP_LINE"
+      return 0
     fi
-    return 0
+    note "our broker accepts anyone (started before it had accounts): restarting it with them"
+    stop_pid "$KAFKA_PID" "$KAFKA_MATCH" 30
+  fi
+  if port_open "$HOST" "$KAFKA_PORT" && ! pid_alive "$KAFKA_PID" "$KAFKA_MATCH"; then
+    local others i
+    others="$(other_berth_kafka_pids)"
+    if [ -n "$others" ]; then
+      note "stopping the dev broker of another Berth checkout on :$KAFKA_PORT (pid $others)"
+      # shellcheck disable=SC2086
+      kill $others 2>/dev/null || true
+      for ((i = 0; i < 150; i++)); do
+        port_open "$HOST" "$KAFKA_PORT" || port_open "$HOST" "$KAFKA_CONTROLLER_PORT" || break
+        sleep 0.2
+      done
+    fi
+    port_open "$HOST" "$KAFKA_PORT" &&
+      fail kafka "$KAFKA_ADDR" "port $KAFKA_PORT is taken by something that is not this checkout's dev broker (Berth's clients log in with SCRAM); stop it or set BERTH_KAFKA_PORT"
   fi
   mkdir -p "$KAFKA_DIR/data"
+  chmod 0700 "$KAFKA_DIR"
   if ! pid_alive "$KAFKA_PID" "$KAFKA_MATCH"; then   # else: a previous start is still booting
     if port_open "$HOST" "$KAFKA_CONTROLLER_PORT"; then
       fail kafka "$KAFKA_ADDR" "controller port $HOST:$KAFKA_CONTROLLER_PORT is taken by another process"
@@ -389,16 +456,22 @@ kafka_up() {
       fail kafka "$KAFKA_ADDR" "no Java >= 17 found (install openjdk-17-jre-headless or newer)"
     kafka_jars || fail kafka "$KAFKA_ADDR" "could not fetch Kafka jars with Maven"
     kafka_config
+    if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ ! -f "$KAFKA_DIR/data/.berth-scram" ]; then
+      note "the broker's storage was formatted without the client account: formatting it again (dev data is lost)"
+      rm -rf "$KAFKA_DIR/data" && mkdir -p "$KAFKA_DIR/data"
+    fi
     if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
       [ -s "$KAFKA_DIR/cluster.id" ] ||
         head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$KAFKA_DIR/cluster.id"
       note "formatting KRaft storage (cluster id $(cat "$KAFKA_DIR/cluster.id"))"
       (cd "$KAFKA_DIR" && "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
           -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format --standalone --ignore-formatted \
-          -t "$(cat "$KAFKA_DIR/cluster.id")" -c "$KAFKA_DIR/server.properties") \
+          -t "$(cat "$KAFKA_DIR/cluster.id")" -c "$KAFKA_DIR/server.properties" \
+          --add-scram "SCRAM-SHA-256=[name=berth,password=$(cat "$KAFKA_AUTH/password")]") \
         >"$KAFKA_DIR/format.log" 2>&1 ||
         { tail -n 20 "$KAFKA_DIR/format.log" >&2
           fail kafka "$KAFKA_ADDR" "kafka-storage format failed (log: $(rel "$KAFKA_DIR/format.log"))"; }
+      touch "$KAFKA_DIR/data/.berth-scram"
     fi
     note "starting Kafka broker"
     # shellcheck disable=SC2086  # KAFKA_HEAP is a list of JVM flags
@@ -419,7 +492,7 @@ kafka_up() {
     fi
     fail kafka "$KAFKA_ADDR" "broker did not open $KAFKA_ADDR within ${START_TIMEOUT}s (log: $(rel "$KAFKA_LOG"))"
   fi
-  line kafka "$KAFKA_ADDR" "up (started, pid $(cat "$KAFKA_PID"))  bootstrap.servers=$KAFKA_ADDR"
+  line kafka "$KAFKA_ADDR" "up (started, pid $(cat "$KAFKA_PID"))  $KAFKA_UP_LINE"
 }
 
 kafka_down() {

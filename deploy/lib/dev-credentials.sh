@@ -4,13 +4,19 @@
 #   registry_auth_file     the Docker config.json with the dev registry's account (for the agent, skopeo, podman)
 #   registry_userpass      USER:PASSWORD of that account (for ctr --user, curl -u)
 #   registry_curl ARGS...  curl, logged in to the dev registry
-#   dev_credentials_export exports BERTH_AGENT_REGISTRY_CREDENTIALS_FILE for the agent, unless already set
+#   kafka_client_properties the Kafka client settings that log in to the dev broker (SASL SCRAM-SHA-256)
+#   dev_credentials_export exports BERTH_AGENT_REGISTRY_CREDENTIALS_FILE (the agent's registry account) and
+#                          BERTH_KAFKA_CLIENT_PROPERTIES (every Berth Kafka client's login), each unless already set
 _dev_credentials_state="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/.state"
 registry_auth_file() { echo "$_dev_credentials_state/registry/auth/auth.json"; }
 registry_userpass() { cat "$_dev_credentials_state/registry/auth/userpass" 2>/dev/null; }
 registry_curl() { curl -u "$(registry_userpass)" "$@"; }
+kafka_client_properties() { echo "$_dev_credentials_state/kafka/auth/client.properties"; }
 dev_credentials_export() {
   if [[ -z "${BERTH_AGENT_REGISTRY_CREDENTIALS_FILE:-}" && -f "$(registry_auth_file)" ]]; then
     export BERTH_AGENT_REGISTRY_CREDENTIALS_FILE="$(registry_auth_file)"
+  fi
+  if [[ -z "${BERTH_KAFKA_CLIENT_PROPERTIES:-}" && -f "$(kafka_client_properties)" ]]; then
+    export BERTH_KAFKA_CLIENT_PROPERTIES="$(kafka_client_properties)"
   fi
 }

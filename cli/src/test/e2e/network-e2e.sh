@@ -78,6 +78,15 @@ eventually unmounted; check "and its network namespace" "0" "$?"
 # what a host-network container reaches on the node's loopback (CVE-2020-15257's class)
 out=$(berth run --rm --network host "$image" sh -c "wget -q -O /tmp/r http://$registry/v2/ 2>&1; echo rc=\$?" 2>&1)
 contains "a host-network container gets 401 from the dev registry" "401" "$out"
+# Kafka, raw: ApiVersions (which the SASL handshake needs, so any broker answers it) shows the container reaches the
+# broker; Metadata v0 (every topic) unauthenticated gets nothing back from a broker that wants a login, a list of the
+# node's topics from one that takes anyone (and then its Produce would take forged events as well)
+kafka="${BERTH_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"
+kafka_ask() { berth run --rm --network host "$image" sh -c "printf '$1' | nc -w 3 ${kafka%:*} ${kafka##*:} | wc -c" 2>&1 | tr -d ' '; }
+out=$(kafka_ask '\000\000\000\013\000\022\000\000\000\000\000\001\000\001x')
+[[ "$out" =~ ^[0-9]+$ ]] && (( out > 0 )); check "a host-network container reaches Kafka on the node's loopback" "0" "$?"
+out=$(kafka_ask '\000\000\000\017\000\003\000\000\000\000\000\001\000\001x\000\000\000\000')
+check "but without logging in gets no answer to Metadata" "0" "$out"
 berth run -d --name hostnet --network host "$image" sleep 600 >/dev/null
 # abstract unix sockets live in the network namespace, so such a container could reach them: the agent and its shims
 # have none (their sockets are files under the state dir, 0600, in a mount namespace the container does not share)

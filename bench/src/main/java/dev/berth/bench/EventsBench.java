@@ -1,6 +1,7 @@
 package dev.berth.bench;
 
 import dev.berth.events.EventCodec;
+import dev.berth.events.KafkaClientProperties;
 import dev.berth.events.Topics;
 import dev.berth.events.outbox.OutboxRelay;
 import java.net.ServerSocket;
@@ -67,6 +68,8 @@ public final class EventsBench {
     static final int LATENCY_WARM_UP_SECONDS = 5;
     /** The cold pass is this many times EVENTS: long enough for the three JVMs to finish compiling before (a) is timed. */
     static final int COLD_PASS_FACTOR = 2;
+    /** How every client of the run logs in to Kafka: the file $BERTH_KAFKA_CLIENT_PROPERTIES names (bench/events sets it). */
+    private static final KafkaClientProperties LOGIN = KafkaClientProperties.fromEnvironment();
     private static final String PG_USER = System.getenv().getOrDefault("BERTH_PG_USER", "berth");
     private static final String PG_PASSWORD = System.getenv().getOrDefault("BERTH_PG_PASSWORD", "berth");
 
@@ -119,7 +122,9 @@ public final class EventsBench {
 
     /** Creates this run's topics (3 partitions, as Berth's), or deletes them and the run's consumer group. */
     static void topics(String bootstrap, String prefix, String action, String group) throws Exception {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+        Map<String, Object> adminConfig = new HashMap<>(LOGIN.asMap());
+        adminConfig.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (Admin admin = Admin.create(adminConfig)) {
             if (action.equals("create")) {
                 admin.createTopics(topicNames(prefix).stream().map(n -> new NewTopic(n, PARTITIONS, (short) 1)).toList()).all().get(30, TimeUnit.SECONDS);
                 // what scheduler-api must read and dead-letter to, for the script to pass on
@@ -140,6 +145,7 @@ public final class EventsBench {
 
     private static OutboxRelay relay(String bootstrap, String prefix, SyntheticNode node, String name) {
         OutboxRelay.Settings settings = OutboxRelay.Settings.defaults(bootstrap) // the agent's own settings
+                .withLogin(LOGIN)
                 .withClientId("bench-" + name + "-" + ProcessHandle.current().pid())
                 .withProducerOverrides(Map.of(
                         ProducerConfig.INTERCEPTOR_CLASSES_CONFIG, TopicPrefixInterceptor.class.getName(),
@@ -372,6 +378,7 @@ public final class EventsBench {
      */
     static void kafkaAnchor(String bootstrap, String prefix, int recordBytes, int seconds) throws Exception {
         Map<String, Object> config = new HashMap<>(OutboxRelay.producerConfig(OutboxRelay.Settings.defaults(bootstrap)
+                .withLogin(LOGIN)
                 .withClientId("bench-anchor-" + ProcessHandle.current().pid())));
         byte[] value = new byte[recordBytes];
         Arrays.fill(value, (byte) 'x');

@@ -1,6 +1,7 @@
 package dev.berth.events;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -20,15 +21,25 @@ import org.apache.kafka.common.errors.TopicExistsException;
 public final class TopicAdmin {
     private TopicAdmin() {}
 
-    /** Event topics and the dead-letter topic; existing topics are left as they are. */
+    /** Event topics and the dead-letter topic, on a broker that needs no login; existing topics are left as they are. */
     public static void ensureTopics(String bootstrapServers, int partitions, short replicationFactor, Duration timeout)
             throws InterruptedException, ExecutionException, TimeoutException {
+        ensureTopics(bootstrapServers, Map.of(), partitions, replicationFactor, timeout);
+    }
+
+    /**
+     * Event topics and the dead-letter topic; {@code clientProperties} are the client's extra settings (its login:
+     * {@link KafkaClientProperties#asMap()}, or a client configuration that already holds one).
+     */
+    public static void ensureTopics(String bootstrapServers, Map<String, ?> clientProperties, int partitions,
+            short replicationFactor, Duration timeout) throws InterruptedException, ExecutionException, TimeoutException {
         List<String> names = new java.util.ArrayList<>(Topics.EVENT_TOPICS);
         names.add(Topics.DEAD_LETTER);
-        try (Admin admin = Admin.create(Map.of(
-                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis(),
-                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(timeout.toMillis(), 30_000)))) {
+        Map<String, Object> config = new HashMap<>(clientProperties);
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+        config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(timeout.toMillis(), 30_000));
+        try (Admin admin = Admin.create(config)) {
             Set<String> existing = new HashSet<>(admin.listTopics().names().get(timeout.toMillis(), TimeUnit.MILLISECONDS));
             List<NewTopic> missing = names.stream()
                     .filter(n -> !existing.contains(n))

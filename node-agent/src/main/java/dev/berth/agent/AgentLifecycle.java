@@ -4,6 +4,7 @@ import dev.berth.agent.config.AgentConfig;
 import dev.berth.agent.network.Networks;
 import dev.berth.agent.events.EventPublisher;
 import dev.berth.agent.grpc.AgentGrpcServer;
+import dev.berth.events.KafkaClientProperties;
 import dev.berth.oci.auth.RegistryCredentials;
 import dev.berth.oci.auth.RegistryHosts;
 import io.quarkus.runtime.ShutdownEvent;
@@ -59,8 +60,10 @@ public class AgentLifecycle {
                         config.maxLayerBytes().asLongValue(), config.maxImageBytes().asLongValue(), config.minFreeDiskBytes().asLongValue())),
                 meta -> config.kafkaBootstrapServers().ifPresent(kafka -> {
                     String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
-                    events = new EventPublisher(meta, node, kafka, config.heartbeatInterval(), "0.1.0");
-                    LOG.info("publishing node " + node + "'s events to Kafka at " + kafka + " through the outbox");
+                    KafkaClientProperties login = kafkaLogin(config);
+                    events = new EventPublisher(meta, node, kafka, login, config.heartbeatInterval(), "0.1.0");
+                    LOG.info("publishing node " + node + "'s events to Kafka at " + kafka + " through the outbox ("
+                            + (login.isEmpty() ? "no login" : login) + ")");
                 }));
         agent.tasks().onEvent(e -> LOG.info("task " + e.type() + ": " + e.namespace() + "/" + e.containerId()
                 + (e.execId() == null ? "" : " exec " + e.execId())
@@ -104,6 +107,15 @@ public class AgentLifecycle {
             if (Files.isExecutable(p)) return p;
         }
         throw new IOException("berth-shim not found next to the agent or on PATH; build it (mvn package) or set berth.agent.shim");
+    }
+
+    private static KafkaClientProperties kafkaLogin(AgentConfig config) {
+        try {
+            return config.kafkaClientProperties().map(f -> KafkaClientProperties.load(Path.of(f))).orElse(KafkaClientProperties.none());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage()
+                    + "; it is named by berth.agent.kafka-client-properties (env " + KafkaClientProperties.ENV + ")", e);
+        }
     }
 
     private static String hostName() {

@@ -8,9 +8,10 @@ import dev.berth.agent.events.EventPublisher;
 import dev.berth.agent.metadata.MetadataStore;
 import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
-import dev.berth.events.TopicAdmin;
+import dev.berth.events.KafkaClientProperties;
 import dev.berth.events.Topics;
 import dev.berth.events.outbox.OutboxRecord;
+import dev.berth.events.testing.KafkaSupport;
 import dev.berth.events.payload.ContainerPaused;
 import dev.berth.events.payload.ExecStarted;
 import dev.berth.oci.RegistryClient;
@@ -38,7 +39,8 @@ import org.junit.jupiter.api.Test;
  */
 class EventOutboxTest {
 
-    static final String KAFKA = System.getProperty("berth.kafka", "127.0.0.1:9092");
+    static final String KAFKA = KafkaSupport.bootstrap();
+    static final KafkaClientProperties LOGIN = KafkaSupport.login();
 
     @Test
     void eventsCommittedBeforeACrashArePublishedAfterTheRestartOnceAndInOrder() throws Exception {
@@ -49,7 +51,7 @@ class EventOutboxTest {
             String id = "c-" + UUID.randomUUID();
 
             // Kafka unreachable: the relay retries, the outbox keeps everything
-            EventPublisher down = new EventPublisher(fx.agent.metadata(), "node-a", "127.0.0.1:1", Duration.ZERO, "test");
+            EventPublisher down = new EventPublisher(fx.agent.metadata(), "node-a", "127.0.0.1:1", LOGIN, Duration.ZERO, "test");
             fx.agent.images().pull(ns, image);
             assertEquals(4, fx.run(ns, id, image, AgentFixture.args("sh", "-c", "exit 4")).exitCode());
             fx.remove(ns, id);
@@ -64,8 +66,8 @@ class EventOutboxTest {
             down.relay().close();
             fx.agent.metadata().onEvent(null);
 
-            TopicAdmin.ensureTopics(KAFKA, 3, (short) 1, Duration.ofSeconds(30));
-            try (EventPublisher up = new EventPublisher(fx.agent.metadata(), "node-a", KAFKA, Duration.ZERO, "test")) {
+            KafkaSupport.ensureTopics(KAFKA);
+            try (EventPublisher up = new EventPublisher(fx.agent.metadata(), "node-a", KAFKA, LOGIN, Duration.ZERO, "test")) {
                 List<String> published = consume(id, 4, Duration.ofSeconds(60));
                 List<EventEnvelope> seen = new ArrayList<>();
                 for (String json : published) seen.add(EventCodec.decode(json));
@@ -189,8 +191,8 @@ class EventOutboxTest {
         try (MetadataStore meta = new MetadataStore(dir.resolve("metadata.db"))) {
             meta.appendOutbox(broken); // first in line: the relay once retried it forever, holding up everything
             new AgentOutbox(meta, "node-a").record("ns", subject, new ContainerPaused());
-            TopicAdmin.ensureTopics(KAFKA, 3, (short) 1, Duration.ofSeconds(30));
-            try (EventPublisher up = new EventPublisher(meta, "node-a", KAFKA, Duration.ZERO, "test")) {
+            KafkaSupport.ensureTopics(KAFKA);
+            try (EventPublisher up = new EventPublisher(meta, "node-a", KAFKA, LOGIN, Duration.ZERO, "test")) {
                 assertEquals(1, consume(Topics.CONTAINER_EVENTS, r -> subject.equals(r.key()), 1, Duration.ofSeconds(60)).size(),
                         "the event behind the broken row is published");
                 List<ConsumerRecord<String, String>> dead = consume(Topics.DEAD_LETTER, r -> broken.equals(r.value()), 1, Duration.ofSeconds(60));
@@ -216,6 +218,7 @@ class EventOutboxTest {
     private static List<ConsumerRecord<String, String>> consume(String topic, java.util.function.Predicate<ConsumerRecord<String, String>> mine,
                                                                 int expected, Duration timeout) throws Exception {
         Properties p = new Properties();
+        p.putAll(LOGIN.asMap());
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "outbox-test-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

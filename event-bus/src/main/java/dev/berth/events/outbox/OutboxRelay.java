@@ -1,6 +1,7 @@
 package dev.berth.events.outbox;
 
 import dev.berth.events.EventEnvelope;
+import dev.berth.events.KafkaClientProperties;
 import dev.berth.events.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,8 +43,9 @@ public final class OutboxRelay implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(OutboxRelay.class.getName());
 
     /**
-     * How the relay works. {@code producerOverrides} go to the producer first; the relay's own delivery settings
-     * (idempotence, acks=all, in-flight limit, serializers) are applied over them and cannot be weakened.
+     * How the relay works. {@code login} (how to log in to the broker) goes to the producer first, then
+     * {@code producerOverrides}; the relay's own delivery settings (idempotence, acks=all, in-flight limit,
+     * serializers) are applied over them and cannot be weakened.
      */
     public record Settings(
             String bootstrapServers,
@@ -54,48 +56,54 @@ public final class OutboxRelay implements AutoCloseable {
             Duration maxBackoff,
             Duration deliveryTimeout,
             Duration stopTimeout,
+            KafkaClientProperties login,
             Map<String, Object> producerOverrides) {
 
         public Settings {
             Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+            Objects.requireNonNull(login, "login");
             if (batchSize < 1) {
                 throw new IllegalArgumentException("batchSize must be at least 1");
             }
             producerOverrides = Map.copyOf(producerOverrides);
         }
 
-        /** Batches of 500, an idle poll every 200 ms, backoff 100 ms doubling to 10 s, 30 s to deliver a batch. */
+        /** Batches of 500, an idle poll every 200 ms, backoff 100 ms doubling to 10 s, 30 s to deliver a batch, no login. */
         public static Settings defaults(String bootstrapServers) {
             return new Settings(bootstrapServers, "berth-outbox-relay", 500, Duration.ofMillis(200), Duration.ofMillis(100),
-                    Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(10), Map.of());
+                    Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(10), KafkaClientProperties.none(), Map.of());
         }
 
         public Settings withClientId(String value) {
-            return new Settings(bootstrapServers, value, batchSize, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, producerOverrides);
+            return new Settings(bootstrapServers, value, batchSize, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, login, producerOverrides);
         }
 
         public Settings withBatchSize(int value) {
-            return new Settings(bootstrapServers, clientId, value, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, producerOverrides);
+            return new Settings(bootstrapServers, clientId, value, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, login, producerOverrides);
         }
 
         public Settings withIdlePoll(Duration value) {
-            return new Settings(bootstrapServers, clientId, batchSize, value, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, producerOverrides);
+            return new Settings(bootstrapServers, clientId, batchSize, value, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, login, producerOverrides);
         }
 
         public Settings withBackoff(Duration initial, Duration max) {
-            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initial, max, deliveryTimeout, stopTimeout, producerOverrides);
+            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initial, max, deliveryTimeout, stopTimeout, login, producerOverrides);
         }
 
         public Settings withDeliveryTimeout(Duration value) {
-            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initialBackoff, maxBackoff, value, stopTimeout, producerOverrides);
+            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initialBackoff, maxBackoff, value, stopTimeout, login, producerOverrides);
         }
 
         public Settings withStopTimeout(Duration value) {
-            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, value, producerOverrides);
+            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, value, login, producerOverrides);
+        }
+
+        public Settings withLogin(KafkaClientProperties value) {
+            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, value, producerOverrides);
         }
 
         public Settings withProducerOverrides(Map<String, Object> value) {
-            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, value);
+            return new Settings(bootstrapServers, clientId, batchSize, idlePoll, initialBackoff, maxBackoff, deliveryTimeout, stopTimeout, login, value);
         }
     }
 
@@ -117,7 +125,8 @@ public final class OutboxRelay implements AutoCloseable {
 
     /** The producer configuration the relay uses, overrides included. */
     public static Map<String, Object> producerConfig(Settings settings) {
-        Map<String, Object> config = new HashMap<>(settings.producerOverrides());
+        Map<String, Object> config = new HashMap<>(settings.login().asMap());
+        config.putAll(settings.producerOverrides());
         config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         config.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, settings.clientId());
         config.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);

@@ -2,9 +2,11 @@ package dev.berth.events.example;
 
 import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
+import dev.berth.events.KafkaClientProperties;
 import dev.berth.events.MalformedEventException;
 import dev.berth.events.Topics;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -24,10 +26,12 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * <pre>
  * mvn -q -pl event-bus test-compile exec:java -Dexec.classpathScope=test \
  *     -Dexec.mainClass=dev.berth.events.example.TailEvents \
- *     -Dexec.args="--bootstrap 127.0.0.1:9092 --from-beginning --max-events 20"
+ *     -Dexec.args="--bootstrap 127.0.0.1:9092 --command-config deploy/.state/kafka/auth/client.properties --max-events 20"
  * </pre>
  *
- * Options: {@code --bootstrap host:port} (127.0.0.1:9092), {@code --group id} (berth-tail-events),
+ * Options: {@code --bootstrap host:port} (127.0.0.1:9092), {@code --command-config file} (how to log in: Kafka
+ * client settings, as the Kafka console tools take them; default the file $BERTH_KAFKA_CLIENT_PROPERTIES names, if
+ * any), {@code --group id} (berth-tail-events),
  * {@code --from-beginning} (a new group starts at the oldest event instead of the newest),
  * {@code --namespace ns} (print only that namespace), {@code --max-events n} (stop after n printed events).
  */
@@ -55,9 +59,11 @@ public final class TailEvents {
         String namespace = null;
         boolean fromBeginning = false;
         long maxEvents = Long.MAX_VALUE;
+        KafkaClientProperties login = KafkaClientProperties.fromEnvironment();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--bootstrap" -> bootstrap = args[++i];
+                case "--command-config" -> login = KafkaClientProperties.load(Path.of(args[++i]));
                 case "--group" -> group = args[++i];
                 case "--namespace" -> namespace = args[++i];
                 case "--from-beginning" -> fromBeginning = true;
@@ -68,12 +74,13 @@ public final class TailEvents {
                 }
             }
         }
-        new TailEvents(System.out, namespace).run(bootstrap, group, fromBeginning, maxEvents, Duration.ofDays(365));
+        new TailEvents(System.out, namespace).run(bootstrap, login, group, fromBeginning, maxEvents, Duration.ofDays(365));
     }
 
     /** Consumes until {@code maxEvents} were printed or nothing arrived for {@code idle}; returns how many were printed. */
-    long run(String bootstrap, String group, boolean fromBeginning, long maxEvents, Duration idle) {
+    long run(String bootstrap, KafkaClientProperties login, String group, boolean fromBeginning, long maxEvents, Duration idle) {
         Properties config = new Properties();
+        config.putAll(login.asMap());
         config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         config.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, fromBeginning ? "earliest" : "latest");

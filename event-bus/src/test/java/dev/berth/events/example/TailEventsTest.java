@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
-import dev.berth.events.TopicAdmin;
 import dev.berth.events.Topics;
 import dev.berth.events.payload.ContainerCreated;
 import dev.berth.events.payload.ContainerExited;
@@ -28,7 +27,7 @@ class TailEventsTest {
     @Test
     void printsEachEventOnceFlagsLateOnesAndReportsMalformedRecords() throws Exception {
         String bootstrap = KafkaSupport.bootstrap();
-        TopicAdmin.ensureTopics(bootstrap, 3, (short) 1, Duration.ofSeconds(30));
+        KafkaSupport.ensureTopics(bootstrap);
         String namespace = "tail-" + UUID.randomUUID();
         String id = "c-" + UUID.randomUUID();
         Instant t = Instant.parse("2025-03-01T10:00:00Z");
@@ -39,7 +38,7 @@ class TailEventsTest {
         String group = "tail-test-" + UUID.randomUUID();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         TailEvents tail = new TailEvents(new PrintStream(bytes, true, StandardCharsets.UTF_8), namespace);
-        Thread reader = new Thread(() -> tail.run(bootstrap, group, false, 3, Duration.ofSeconds(20)));
+        Thread reader = new Thread(() -> tail.run(bootstrap, KafkaSupport.login(), group, false, 3, Duration.ofSeconds(20)));
         reader.start();
         Thread.sleep(3_000); // a new group starts at the end of each partition: let it join first
         try (KafkaProducer<String, byte[]> producer = KafkaSupport.producer(bootstrap)) {

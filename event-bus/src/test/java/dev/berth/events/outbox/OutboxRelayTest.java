@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
-import dev.berth.events.TopicAdmin;
 import dev.berth.events.Topics;
 import dev.berth.events.payload.ContainerCreated;
 import dev.berth.events.payload.ContainerExited;
@@ -33,7 +32,7 @@ class OutboxRelayTest {
 
     @BeforeAll
     static void topics() throws Exception {
-        TopicAdmin.ensureTopics(BOOTSTRAP, 3, (short) 1, Duration.ofSeconds(30));
+        KafkaSupport.ensureTopics(BOOTSTRAP);
     }
 
     private static List<String> ids(List<EventEnvelope> events) {
@@ -41,7 +40,7 @@ class OutboxRelayTest {
     }
 
     private static OutboxRelay.Settings settings() {
-        return OutboxRelay.Settings.defaults(BOOTSTRAP)
+        return KafkaSupport.relaySettings(BOOTSTRAP)
                 .withClientId("relay-test-" + UUID.randomUUID())
                 .withBatchSize(50)
                 .withIdlePoll(Duration.ofMillis(50))

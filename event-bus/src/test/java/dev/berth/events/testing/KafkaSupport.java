@@ -1,5 +1,10 @@
 package dev.berth.events.testing;
 
+import dev.berth.events.KafkaClientProperties;
+import dev.berth.events.TopicAdmin;
+import dev.berth.events.outbox.OutboxRelay;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -8,6 +13,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.function.Predicate;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -35,8 +42,50 @@ public final class KafkaSupport {
         return fromEnv != null && !fromEnv.isBlank() ? fromEnv : "127.0.0.1:9092";
     }
 
+    /**
+     * How tests log in to the shared broker: the file $BERTH_KAFKA_CLIENT_PROPERTIES names, else the dev services'
+     * one in this checkout (deploy/.state/kafka/auth/client.properties, looked for from the working directory up),
+     * else none.
+     */
+    public static KafkaClientProperties login() {
+        KafkaClientProperties fromEnv = KafkaClientProperties.fromEnvironment();
+        if (!fromEnv.isEmpty()) {
+            return fromEnv;
+        }
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path file = dir.resolve("deploy/.state/kafka/auth/client.properties");
+            if (Files.isRegularFile(file)) {
+                return KafkaClientProperties.load(file);
+            }
+        }
+        return KafkaClientProperties.none();
+    }
+
+    /** The login for {@code bootstrap}: the shared broker's ({@link #login()}), none for another (a {@link PrivateKafka}). */
+    public static KafkaClientProperties loginFor(String bootstrap) {
+        return bootstrap.equals(bootstrap()) ? login() : KafkaClientProperties.none();
+    }
+
+    /** The relay's default settings for {@code bootstrap}, logged in as {@link #loginFor} says. */
+    public static OutboxRelay.Settings relaySettings(String bootstrap) {
+        return OutboxRelay.Settings.defaults(bootstrap).withLogin(loginFor(bootstrap));
+    }
+
+    /** Berth's topics on {@code bootstrap}, created if missing (3 partitions, as the apps create them). */
+    public static void ensureTopics(String bootstrap) throws Exception {
+        TopicAdmin.ensureTopics(bootstrap, loginFor(bootstrap).asMap(), 3, (short) 1, Duration.ofSeconds(30));
+    }
+
+    /** An admin client of {@code bootstrap}, logged in. */
+    public static Admin admin(String bootstrap) {
+        Map<String, Object> config = new HashMap<>(loginFor(bootstrap).asMap());
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        return Admin.create(config);
+    }
+
     public static KafkaConsumer<String, byte[]> consumer(String bootstrap) {
         Properties p = new Properties();
+        p.putAll(loginFor(bootstrap).asMap());
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "berth-test-reader-" + UUID.randomUUID());
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -48,6 +97,7 @@ public final class KafkaSupport {
 
     public static KafkaProducer<String, byte[]> producer(String bootstrap) {
         Properties p = new Properties();
+        p.putAll(loginFor(bootstrap).asMap());
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());

@@ -50,6 +50,12 @@ public interface AgentConfig {
     /** Kafka to publish the node's lifecycle events to (through the agent's outbox); unset: no events. */
     Optional<String> kafkaBootstrapServers();
 
+    /**
+     * How the agent logs in to that Kafka: a file of Kafka client settings ({@code security.protocol}, {@code sasl.*},
+     * {@code ssl.*}; see {@code dev.berth.events.KafkaClientProperties}); unset: a broker that takes anyone.
+     */
+    Optional<String> kafkaClientProperties();
+
     /** This node's name in events; the host name when unset. */
     Optional<String> nodeName();
 

@@ -1,6 +1,7 @@
 package dev.berth.agent.events;
 
 import dev.berth.agent.metadata.MetadataStore;
+import dev.berth.events.KafkaClientProperties;
 import dev.berth.events.outbox.OutboxRelay;
 import dev.berth.events.payload.NodeDown;
 import dev.berth.events.payload.NodeHeartbeat;
@@ -23,10 +24,14 @@ public final class EventPublisher implements AutoCloseable {
     private final OutboxRelay relay;
     private final ScheduledExecutorService heartbeat;
 
-    public EventPublisher(MetadataStore meta, String node, String bootstrapServers, Duration heartbeatEvery, String agentVersion) {
+    /** {@code login}: how the relay's producer logs in to the broker ({@link KafkaClientProperties#none()}: no login). */
+    public EventPublisher(MetadataStore meta, String node, String bootstrapServers, KafkaClientProperties login,
+            Duration heartbeatEvery, String agentVersion) {
         this.meta = meta;
         this.outbox = new AgentOutbox(meta, node);
-        this.relay = new OutboxRelay(outbox, OutboxRelay.Settings.defaults(bootstrapServers).withClientId("berth-agent-" + node));
+        this.relay = new OutboxRelay(outbox, OutboxRelay.Settings.defaults(bootstrapServers)
+                .withClientId("berth-agent-" + node)
+                .withLogin(login));
         outbox.onAppend(relay::wakeUp);
         meta.onEvent(outbox);
         meta.inTransaction(() -> {

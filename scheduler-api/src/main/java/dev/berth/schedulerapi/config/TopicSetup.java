@@ -2,9 +2,11 @@ package dev.berth.schedulerapi.config;
 
 import dev.berth.events.TopicAdmin;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 import java.time.Duration;
+import java.util.Map;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -16,13 +18,15 @@ import org.jboss.logging.Logger;
 class TopicSetup {
     private static final Logger LOG = Logger.getLogger(TopicSetup.class);
 
+    /** {@code kafka}: every {@code kafka.*} setting, the login among them (the connector's own defaults). */
     void onStart(@Observes StartupEvent start, EventsConfig config,
-            @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrap) {
+            @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrap,
+            @Identifier("default-kafka-broker") Map<String, Object> kafka) {
         if (!config.createTopics()) {
             return;
         }
         try {
-            TopicAdmin.ensureTopics(bootstrap, config.topicPartitions(), (short) 1, Duration.ofSeconds(10));
+            TopicAdmin.ensureTopics(bootstrap, kafka, config.topicPartitions(), (short) 1, Duration.ofSeconds(10));
         } catch (Exception e) {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();

@@ -48,7 +48,7 @@ class AgentRestartTest {
             outbox.addAll(committed);
 
             outbox.failNextMarks(2); // restarted agent: publishes, then "dies" twice before recording it
-            OutboxRelay.Settings settings = OutboxRelay.Settings.defaults(KafkaSupport.bootstrap())
+            OutboxRelay.Settings settings = KafkaSupport.relaySettings(KafkaSupport.bootstrap())
                     .withClientId("agent-restart-" + UUID.randomUUID())
                     .withBatchSize(25)
                     .withBackoff(Duration.ofMillis(50), Duration.ofMillis(200));

@@ -10,7 +10,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
 
@@ -31,7 +30,7 @@ public class OwnTopics implements QuarkusTestProfile {
     public static void create() throws Exception {
         List<String> names = new ArrayList<>(Topics.EVENT_TOPICS.stream().map(t -> PREFIX + t).toList());
         names.add(deadLetter());
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, KafkaSupport.bootstrap()))) {
+        try (Admin admin = KafkaSupport.admin(KafkaSupport.bootstrap())) {
             for (var created : admin.createTopics(names.stream().map(n -> new NewTopic(n, 3, (short) 1)).toList()).values().values()) {
                 try {
                     created.get(30, TimeUnit.SECONDS);

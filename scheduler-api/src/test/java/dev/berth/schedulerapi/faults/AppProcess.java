@@ -1,5 +1,6 @@
 package dev.berth.schedulerapi.faults;
 
+import dev.berth.events.KafkaClientProperties;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -30,13 +31,15 @@ final class AppProcess {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        Process p = new ProcessBuilder(List.of(
+        ProcessBuilder builder = new ProcessBuilder(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m",
                 "-Dquarkus.http.port=" + port,
                 "-Dkafka.bootstrap.servers=" + kafkaBootstrap,
                 "-Dmp.messaging.incoming.events.group.id=" + group,
-                "-jar", jar.toString()))
+                "-jar", jar.toString()));
+        builder.environment().remove(KafkaClientProperties.ENV); // the private broker takes anyone: no login
+        Process p = builder
                 .redirectErrorStream(true)
                 .redirectOutput(logs.resolve(logName).toFile())
                 .start();
