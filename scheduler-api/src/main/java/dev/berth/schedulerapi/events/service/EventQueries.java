@@ -84,7 +84,8 @@ public class EventQueries {
             params.and("node", node);
         }
         if (after != null) { // container events always have a namespace, so no null breaks the row comparison
-            where += " and (namespace, node, incarnation, sequence, ingestSeq) > (:afterNamespace, :afterNode, :afterIncarnation, :afterSequence, :afterIngestSeq)";
+            where += " and (namespace, node, incarnation, sequence, ingestSeq)"
+                    + " > (:afterNamespace, :afterNode, :afterIncarnation, :afterSequence, :afterIngestSeq)";
             params.and("afterNamespace", after.namespace()).and("afterNode", after.node())
                     .and("afterIncarnation", after.incarnation()).and("afterSequence", after.sequence())
                     .and("afterIngestSeq", after.ingestSeq());
