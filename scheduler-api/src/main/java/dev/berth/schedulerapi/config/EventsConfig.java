@@ -22,11 +22,14 @@ public interface EventsConfig {
     @WithDefault("5s")
     Duration retryMaxBackoff();
 
-    /** Events buffered per live-stream subscriber before a slow one is cut off (it reconnects and catches up with since=). */
+    /**
+     * Events buffered per live-stream subscriber before a slow one is cut off (it reconnects and catches up by
+     * paging the listing with continue=).
+     */
     @WithDefault("1024")
     int streamBuffer();
 
-    /** Most events one listing returns. */
+    /** Most events one page of a listing (the event feed, a container timeline) holds. */
     @WithDefault("1000")
     int maxListLimit();
 

@@ -1,7 +1,8 @@
 package dev.berth.schedulerapi.rest;
 
-import dev.berth.events.EventEnvelope;
+import dev.berth.schedulerapi.config.EventsConfig;
 import dev.berth.schedulerapi.events.model.ContainerState;
+import dev.berth.schedulerapi.events.service.EventCursor;
 import dev.berth.schedulerapi.events.service.EventQueries;
 import dev.berth.schedulerapi.events.service.NodeLiveness;
 import io.smallrye.mutiny.Uni;
@@ -10,7 +11,6 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import java.time.Instant;
-import java.util.List;
 import org.jboss.resteasy.reactive.RestPath;
 import org.jboss.resteasy.reactive.RestQuery;
 
@@ -35,24 +35,35 @@ public class ContainerResource {
         }
     }
 
+    private static final int DEFAULT_LIMIT = 100;
+
     private final EventQueries queries;
     private final NodeLiveness liveness;
+    private final EventsConfig config;
 
-    ContainerResource(EventQueries queries, NodeLiveness liveness) {
+    ContainerResource(EventQueries queries, NodeLiveness liveness, EventsConfig config) {
         this.queries = queries;
         this.liveness = liveness;
+        this.config = config;
     }
 
-    /** Every event of the container, in sequence order (exec events included); 404 when none was seen. */
+    /**
+     * The container's events in sequence order (exec events included), at most {@code limit} (default 100), after
+     * the page whose {@code continue} token is passed back; 404 when none was seen.
+     */
     @GET
     @Path("events")
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<List<EventEnvelope>> timeline(@RestPath String id, @RestQuery String namespace, @RestQuery String node) {
-        return queries.timeline(id, QueryParams.blankToNull(namespace), QueryParams.blankToNull(node)).invoke(events -> {
-            if (events.isEmpty()) {
-                throw ApiException.notFound("no events for container '" + id + "'" + where(namespace, node));
-            }
-        });
+    public Uni<EventList> timeline(@RestPath String id, @RestQuery String namespace, @RestQuery String node,
+            @RestQuery String limit, @RestQuery("continue") String continueToken) {
+        EventCursor.Timeline after = ContinueToken.timeline(continueToken);
+        return queries.timeline(id, QueryParams.blankToNull(namespace), QueryParams.blankToNull(node), after,
+                QueryParams.limit(limit, DEFAULT_LIMIT, config.maxListLimit())).map(page -> {
+                    if (page.items().isEmpty() && after == null) {
+                        throw ApiException.notFound("no events for container '" + id + "'" + where(namespace, node));
+                    }
+                    return EventList.of(page);
+                });
     }
 
     private static String where(String namespace, String node) {

@@ -69,10 +69,10 @@ class AgentRestartTest {
 
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
                     given().queryParam("namespace", events.namespace).queryParam("limit", 1000).get("/api/v1/events")
-                            .then().body("size()", equalTo(committed.size())));
+                            .then().body("items.size()", equalTo(committed.size())));
             for (int i = 0; i < ids.size(); i++) {
                 given().queryParam("namespace", events.namespace).get("/api/v1/containers/{id}/events", ids.get(i))
-                        .then().body("sequence", contains(1, 2, 3));
+                        .then().body("items.sequence", contains(1, 2, 3));
                 given().queryParam("namespace", events.namespace).get("/api/v1/containers/{id}/status", ids.get(i))
                         .then().body("status", equalTo("exited")).body("exitCode", equalTo(i));
             }

@@ -54,7 +54,7 @@ class EventProjectionTest {
 
     private List<String> timelineIds(String id) {
         return given().queryParam("namespace", events.namespace).get("/api/v1/containers/{id}/events", id)
-                .then().statusCode(200).extract().jsonPath().getList("eventId", String.class);
+                .then().statusCode(200).extract().jsonPath().getList("items.eventId", String.class);
     }
 
     @Test
@@ -82,13 +82,13 @@ class EventProjectionTest {
 
         given().queryParam("namespace", events.namespace).get("/api/v1/containers/{id}/events", id).then()
                 .statusCode(200)
-                .body("type", contains("container.created", "container.started", "exec.started", "exec.exited",
+                .body("items.type", contains("container.created", "container.started", "exec.started", "exec.exited",
                         "container.paused", "container.resumed", "container.exited"))
-                .body("sequence", contains(1, 2, 3, 4, 5, 6, 7))
-                .body("[6].payload.exitCode", equalTo(137))
-                .body("[6].payload.oomKilled", equalTo(true))
-                .body("[2].payload.execId", equalTo("e1"))
-                .body("[0].time", equalTo(life.get(0).time().toString()));
+                .body("items.sequence", contains(1, 2, 3, 4, 5, 6, 7))
+                .body("items[6].payload.exitCode", equalTo(137))
+                .body("items[6].payload.oomKilled", equalTo(true))
+                .body("items[2].payload.execId", equalTo("e1"))
+                .body("items[0].time", equalTo(life.get(0).time().toString()));
 
         events.publish(events.deleted(id, 8));
         awaitStatus(id, 8);
@@ -107,7 +107,7 @@ class EventProjectionTest {
         List<String> timeline = timelineIds(id);
         assertEquals(expected, timeline.subList(0, 3), "each event once, in sequence order");
         assertEquals(4, timeline.size());
-        given().queryParam("subjectId", id).get("/api/v1/events").then().body("$", hasSize(4));
+        given().queryParam("subjectId", id).get("/api/v1/events").then().body("items", hasSize(4));
         status(id).body("status", equalTo("deleted")).body("exitCode", equalTo(3));
     }
 
@@ -141,7 +141,7 @@ class EventProjectionTest {
         EventEnvelope lateHeartbeat = events.nodeEvent(3, new NodeHeartbeat(5));
         events.publish(down, lateHeartbeat);
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-                given().queryParam("node", events.node).get("/api/v1/events").then().body("$", hasSize(4)));
+                given().queryParam("node", events.node).get("/api/v1/events").then().body("items", hasSize(4)));
         given().get("/api/v1/nodes/{name}/status", events.node).then().statusCode(200)
                 .body("status", equalTo("down"))
                 .body("agentVersion", equalTo("0.1.0"))
@@ -180,17 +180,17 @@ class EventProjectionTest {
         events.publish(lifeA);
         events.publish(lifeB);
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-                given().queryParam("namespace", events.namespace).get("/api/v1/events").then().body("$", hasSize(6)));
+                given().queryParam("namespace", events.namespace).get("/api/v1/events").then().body("items", hasSize(6)));
 
         given().queryParam("namespace", events.namespace).queryParam("type", "container.exited").get("/api/v1/events")
-                .then().statusCode(200).body("subjectId", contains(a, b)).body("payload.exitCode", contains(0, 1));
+                .then().statusCode(200).body("items.subjectId", contains(a, b)).body("items.payload.exitCode", contains(0, 1));
         given().queryParam("node", events.node).queryParam("subjectId", b).get("/api/v1/events")
-                .then().body("sequence", contains(1, 2, 3));
+                .then().body("items.sequence", contains(1, 2, 3));
         given().queryParam("namespace", events.namespace).queryParam("since", lifeB.get(0).time().toString()).get("/api/v1/events")
-                .then().body("eventId", contains(lifeB.get(0).eventId(), lifeB.get(1).eventId(), lifeB.get(2).eventId()));
+                .then().body("items.eventId", contains(lifeB.get(0).eventId(), lifeB.get(1).eventId(), lifeB.get(2).eventId()));
         given().queryParam("namespace", events.namespace).queryParam("limit", 2).get("/api/v1/events")
-                .then().body("eventId", contains(lifeA.get(0).eventId(), lifeA.get(1).eventId()));
-        given().queryParam("namespace", "no-such-" + events.namespace).get("/api/v1/events").then().statusCode(200).body("$", hasSize(0));
+                .then().body("items.eventId", contains(lifeA.get(0).eventId(), lifeA.get(1).eventId())).body("more", equalTo(true));
+        given().queryParam("namespace", "no-such-" + events.namespace).get("/api/v1/events").then().statusCode(200).body("items", hasSize(0));
     }
 
     @Test

@@ -26,7 +26,8 @@ import java.util.TreeMap;
  * Projects a batch of events into Postgres in one transaction: the events' rows (those whose id is already there
  * are skipped), then, for the new ones only, the observed state of each container and node they touch, one row
  * write per subject. A redelivered batch therefore changes nothing, and the caller acknowledges the Kafka records
- * only after this transaction committed.
+ * only after this transaction committed. Transactions take turns ({@link #INGEST_ORDER_LOCK}), so they commit in the
+ * order of the ingest_seq values they allocate, which is what lets readers page by ingest_seq.
  *
  * <p>The state rules are {@link ContainerStateProjection} and {@link NodeStateProjection}, applied in arrival order
  * to each subject's row as locked at the start of the batch, exactly as if the events had come one per
@@ -56,7 +57,21 @@ public class EventProjector {
         public static final Projected NOTHING = new Projected(List.of(), Map.of());
     }
 
-    // ORDER BY ord keeps arrival order in ingest_seq (the listings' tie-breaker)
+    /**
+     * The advisory lock ({@code pg_advisory_xact_lock}) every projecting transaction takes first, before its INSERT
+     * allocates ingest_seq values, and holds until it commits or rolls back: the bigint of the ASCII "BerthEv1". So
+     * transactions allocate ingest_seq and commit one after another, and since Postgres makes a commit visible before
+     * it releases the transaction's locks, the next writer's (larger) ingest_seq values can be seen only after every
+     * smaller one is. Without it, of two overlapping transactions (this process runs several consumers, and a second
+     * replica may run), the one with the larger values could commit first, and a reader paging by ingest_seq past
+     * them would never see the smaller ones (EventQueries.list). It serialises the projections; the sequence must
+     * keep CACHE 1, or a connection could hand out values it reserved before another took the lock.
+     */
+    public static final long INGEST_ORDER_LOCK = 0x4265727468457631L;
+
+    private static final String LOCK_INGEST_ORDER = "SELECT 1 FROM pg_advisory_xact_lock($1)";
+
+    // ORDER BY ord keeps arrival order in ingest_seq (the listings' order)
     private static final String INSERT_EVENTS = """
             INSERT INTO event (event_id, type, schema_version, namespace, node, subject_kind, subject_id, sequence,
                                occurred_at, payload, kafka_topic, kafka_partition, kafka_offset, incarnation)
@@ -89,7 +104,7 @@ public class EventProjector {
         if (distinct.isEmpty()) {
             return Uni.createFrom().item(Projected.NOTHING);
         }
-        return pool.withTransaction(conn -> insertEvents(conn, distinct).chain(fresh -> {
+        return pool.withTransaction(conn -> lockIngestOrder(conn).chain(() -> insertEvents(conn, distinct)).chain(fresh -> {
             Map<String, String> poisoned = new LinkedHashMap<>();
             return applyTo(conn, fresh, StateTables.CONTAINERS, bounds, poisoned)
                     .chain(() -> applyTo(conn, fresh, StateTables.NODES, bounds, poisoned))
@@ -107,6 +122,11 @@ public class EventProjector {
             }
         }
         return out;
+    }
+
+    /** Waits for the transactions that allocated ingest_seq before this one to end ({@link #INGEST_ORDER_LOCK}). */
+    private static Uni<Void> lockIngestOrder(SqlConnection conn) {
+        return conn.preparedQuery(LOCK_INGEST_ORDER).execute(Tuple.of(INGEST_ORDER_LOCK)).replaceWithVoid();
     }
 
     private Uni<List<EventEnvelope>> insertEvents(SqlConnection conn, List<Incoming> batch) {
