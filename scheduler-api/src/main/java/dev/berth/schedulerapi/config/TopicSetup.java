@@ -18,15 +18,15 @@ import org.jboss.logging.Logger;
 class TopicSetup {
     private static final Logger LOG = Logger.getLogger(TopicSetup.class);
 
-    /** {@code kafka}: every {@code kafka.*} setting, the login among them (the connector's own defaults). */
+    /** {@code login}: how to log in to the broker ({@link KafkaLogin}). */
     void onStart(@Observes StartupEvent start, EventsConfig config,
             @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrap,
-            @Identifier("default-kafka-broker") Map<String, Object> kafka) {
+            @Identifier(KafkaLogin.BEAN) Map<String, Object> login) {
         if (!config.createTopics()) {
             return;
         }
         try {
-            TopicAdmin.ensureTopics(bootstrap, kafka, config.topicPartitions(), (short) 1, Duration.ofSeconds(10));
+            TopicAdmin.ensureTopics(bootstrap, login, config.topicPartitions(), (short) 1, Duration.ofSeconds(10));
         } catch (Exception e) {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
