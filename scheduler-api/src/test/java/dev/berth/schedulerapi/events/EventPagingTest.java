@@ -141,10 +141,10 @@ class EventPagingTest {
     }
 
     /**
-     * Two projections overlap the way two consumers' (or two replicas') can: A has allocated its ingest_seq values
-     * and is held before its commit (by a row lock this test holds on its container's state); B starts after.
-     * Without the projector's ingest-order lock, B commits first with larger values, the reader is given B and
-     * pages past it, and A, committed next with smaller values, is never read.
+     * Two projections overlap the way two consumers' (or two replicas') can: A has allocated ingest_seq values and
+     * is held before its commit (its INSERT waits on a row with the id of its last event that this test inserted
+     * and has not committed); B starts after. Without the projector's ingest-order lock, B commits first with larger
+     * values, the reader is given B and pages past it, and A, committed next with smaller values, is never read.
      */
     @Test
     void aReaderPagingWhileTwoProjectionsOverlapReadsEveryEventOnce() throws Exception {
@@ -161,14 +161,15 @@ class EventPagingTest {
             Transaction held = holder.begin().await().atMost(Duration.ofSeconds(10));
             int holderPid = holder.query("SELECT pg_backend_pid()").execute().await().atMost(Duration.ofSeconds(10))
                     .iterator().next().getInteger(0);
-            holder.preparedQuery("SELECT 1 FROM container_state WHERE namespace = $1 AND container_id = $2 FOR UPDATE")
-                    .execute(Tuple.of(events.namespace, x)).await().atMost(Duration.ofSeconds(10));
+            holder.preparedQuery("INSERT INTO event (event_id, type, schema_version, node, subject_kind, subject_id, sequence,"
+                    + " occurred_at, payload) VALUES ($1, 'container.exited', 1, 'held', 'container', 'held', 1, now(), '{}')")
+                    .execute(Tuple.of(batchA.get(batchA.size() - 1).eventId())).await().atMost(Duration.ofSeconds(10));
 
             a = projector.project(incoming(batchA)).subscribeAsCompletionStage();
             await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> pool
                     .preparedQuery("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))")
                     .execute(Tuple.of(holderPid)).await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0) > 0);
-            // A has inserted its rows and waits for the container's row; now B
+            // A has inserted its first row and waits to learn whether its last one is a duplicate; now B
             b = projector.project(incoming(batchB)).subscribeAsCompletionStage();
             try {
                 b.get(2, TimeUnit.SECONDS);
@@ -181,7 +182,7 @@ class EventPagingTest {
             List<String> read = new ArrayList<>(during.getList("items.eventId", String.class));
             String token = during.getString("continue");
 
-            held.rollback().await().atMost(Duration.ofSeconds(10)); // A goes on and commits, then B
+            held.rollback().await().atMost(Duration.ofSeconds(10)); // not a duplicate: A goes on and commits, then B
             a.get(30, TimeUnit.SECONDS);
             b.get(30, TimeUnit.SECONDS);
             read.addAll(readAll("/api/v1/events", inNamespace, token));

@@ -23,20 +23,21 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Projects a batch of events into Postgres in one transaction: the events' rows (those whose id is already there
- * are skipped), then, for the new ones only, the observed state of each container and node they touch, one row
- * write per subject. A redelivered batch therefore changes nothing, and the caller acknowledges the Kafka records
- * only after this transaction committed. Transactions take turns ({@link #INGEST_ORDER_LOCK}), so they commit in the
- * order of the ingest_seq values they allocate, which is what lets readers page by ingest_seq.
+ * Projects a batch of events into Postgres in one transaction: which of its events are new (those whose id is
+ * already there are skipped), the observed state of each container and node the new ones touch (one row write per
+ * subject), and last the new events' rows. A redelivered batch therefore changes nothing, and the caller
+ * acknowledges the Kafka records only after this transaction committed. The last step takes turns with the other
+ * writers ({@link #INGEST_ORDER_LOCK}), so transactions commit in the order of the ingest_seq values they allocate,
+ * which is what lets readers page by ingest_seq; everything before it runs side by side.
  *
  * <p>The state rules are {@link ContainerStateProjection} and {@link NodeStateProjection}, applied in arrival order
  * to each subject's row as locked at the start of the batch, exactly as if the events had come one per
  * transaction: a late event still changes no status and still fills facts that are missing. An event whose
- * position no real agent gives ({@link SequenceBounds}) is poison: it is applied nowhere, its row in {@code event}
- * is removed in the same transaction, and the caller dead-letters it.
+ * position no real agent gives ({@link SequenceBounds}) is poison: it is applied nowhere, gets no row in
+ * {@code event}, and the caller dead-letters it.
  *
  * <p>Writes use the reactive Postgres client directly, not Hibernate Reactive: each statement carries the whole
- * batch as array parameters ({@code unnest}), so a batch of 500 events costs four statements instead of one
+ * batch as array parameters ({@code unnest}), so a batch of 500 events costs six statements instead of one
  * insert plus one locked load and one flush per event. Hibernate has no batching for native statements and
  * would need a round trip per row; the entities stay the model for reads ({@code EventQueries}).
  */
@@ -58,14 +59,16 @@ public class EventProjector {
     }
 
     /**
-     * The advisory lock ({@code pg_advisory_xact_lock}) every projecting transaction takes first, before its INSERT
+     * The advisory lock ({@code pg_advisory_xact_lock}) every projecting transaction takes before its INSERT
      * allocates ingest_seq values, and holds until it commits or rolls back: the bigint of the ASCII "BerthEv1". So
      * transactions allocate ingest_seq and commit one after another, and since Postgres makes a commit visible before
      * it releases the transaction's locks, the next writer's (larger) ingest_seq values can be seen only after every
      * smaller one is. Without it, of two overlapping transactions (this process runs several consumers, and a second
      * replica may run), the one with the larger values could commit first, and a reader paging by ingest_seq past
-     * them would never see the smaller ones (EventQueries.list). It serialises the projections; the sequence must
-     * keep CACHE 1, or a connection could hand out values it reserved before another took the lock.
+     * them would never see the smaller ones (EventQueries.list). It serialises only the INSERT and the commit (the
+     * state rows are locked, folded and written before, side by side: holding it from the start cost a third of the
+     * throughput in bench/events); the sequence must keep CACHE 1, or a connection could hand out values it
+     * reserved before another took the lock.
      */
     public static final long INGEST_ORDER_LOCK = 0x4265727468457631L;
 
@@ -85,7 +88,7 @@ public class EventProjector {
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id""";
 
-    private static final String DELETE_POISON = "DELETE FROM event WHERE event_id = ANY($1::text[])";
+    private static final String EXISTING = "SELECT event_id FROM event WHERE event_id = ANY($1::text[])";
 
     private final Pool pool;
     private final SequenceBounds bounds;
@@ -104,12 +107,29 @@ public class EventProjector {
         if (distinct.isEmpty()) {
             return Uni.createFrom().item(Projected.NOTHING);
         }
-        return pool.withTransaction(conn -> lockIngestOrder(conn).chain(() -> insertEvents(conn, distinct)).chain(fresh -> {
+        return pool.withTransaction(conn -> fresh(conn, distinct).chain(fresh -> {
             Map<String, String> poisoned = new LinkedHashMap<>();
-            return applyTo(conn, fresh, StateTables.CONTAINERS, bounds, poisoned)
-                    .chain(() -> applyTo(conn, fresh, StateTables.NODES, bounds, poisoned))
-                    .chain(() -> removePoison(conn, fresh, poisoned));
+            List<EventEnvelope> events = fresh.stream().map(Incoming::event).toList();
+            return applyTo(conn, events, StateTables.CONTAINERS, bounds, poisoned)
+                    .chain(() -> applyTo(conn, events, StateTables.NODES, bounds, poisoned))
+                    .chain(() -> {
+                        List<Incoming> kept = fresh.stream().filter(i -> !poisoned.containsKey(i.event().eventId())).toList();
+                        return lockIngestOrder(conn).chain(() -> insertEvents(conn, kept))
+                                .map(projected -> new Projected(projected, Map.copyOf(poisoned)));
+                    });
         }));
+    }
+
+    /** The events of the batch whose id {@code event} does not hold yet, in arrival order. */
+    private static Uni<List<Incoming>> fresh(SqlConnection conn, List<Incoming> batch) {
+        String[] ids = batch.stream().map(i -> i.event().eventId()).toArray(String[]::new);
+        return conn.preparedQuery(EXISTING).execute(Tuple.of(ids)).map(rows -> {
+            Set<String> existing = new HashSet<>();
+            for (Row row : rows) {
+                existing.add(row.getString(0));
+            }
+            return existing.isEmpty() ? batch : batch.stream().filter(i -> !existing.contains(i.event().eventId())).toList();
+        });
     }
 
     /** The first of each event id, in arrival order: a batch may hold a relay's repeat next to the original. */
@@ -129,7 +149,15 @@ public class EventProjector {
         return conn.preparedQuery(LOCK_INGEST_ORDER).execute(Tuple.of(INGEST_ORDER_LOCK)).replaceWithVoid();
     }
 
+    /**
+     * Inserts the events' rows; every one must be new. One that is not was inserted by a concurrent transaction (a
+     * redelivery racing the original) after {@link #fresh} looked, and this transaction has folded it into the state
+     * rows once more: it fails with {@link ConcurrentProjectionException}, rolls back, and its retry skips the event.
+     */
     private Uni<List<EventEnvelope>> insertEvents(SqlConnection conn, List<Incoming> batch) {
+        if (batch.isEmpty()) {
+            return Uni.createFrom().item(List.of());
+        }
         int n = batch.size();
         String[] ids = new String[n];
         String[] types = new String[n];
@@ -170,13 +198,11 @@ public class EventProjector {
             for (Row row : rows) {
                 inserted.add(row.getString(0));
             }
-            List<EventEnvelope> fresh = new ArrayList<>(inserted.size());
-            for (Incoming i : batch) {
-                if (inserted.contains(i.event().eventId())) {
-                    fresh.add(i.event());
-                }
+            if (inserted.size() != batch.size()) {
+                throw new ConcurrentProjectionException((batch.size() - inserted.size()) + " of " + batch.size()
+                        + " events were projected by another transaction meanwhile; the batch is retried");
             }
-            return fresh;
+            return batch.stream().map(Incoming::event).toList();
         });
     }
 
@@ -229,16 +255,6 @@ public class EventProjector {
             }
             return conn.preparedQuery(table.upsertSql()).execute(table.upsertParams().apply(changed)).replaceWithVoid();
         });
-    }
-
-    /** Takes the poison out of {@code event} again (inserted with the rest before its position was judged). */
-    private static Uni<Projected> removePoison(SqlConnection conn, List<EventEnvelope> fresh, Map<String, String> poisoned) {
-        if (poisoned.isEmpty()) {
-            return Uni.createFrom().item(new Projected(fresh, Map.of()));
-        }
-        List<EventEnvelope> projected = fresh.stream().filter(e -> !poisoned.containsKey(e.eventId())).toList();
-        return conn.preparedQuery(DELETE_POISON).execute(Tuple.of(poisoned.keySet().toArray(String[]::new)))
-                .replaceWith(new Projected(projected, Map.copyOf(poisoned)));
     }
 
     public static String subjectKind(EventTypes.Subject subject) {
