@@ -123,6 +123,18 @@ stop_pid() {
   rm -f "$f"
 }
 
+# other_checkout_pids <our pidfile> <config path suffix> <cmdline regex>: pids of processes, not ours, whose command
+# line names that config of a Berth checkout (another checkout's dev service on our port)
+other_checkout_pids() {
+  local ours="$1" needle="$2" pattern="$3" f pid
+  while read -r f; do
+    pid="${f#/proc/}"; pid="${pid%/cmdline}"
+    [ "$pid" = "$(cat "$ours" 2>/dev/null)" ] && continue
+    tr '\0' ' ' 2>/dev/null <"$f" | grep -q -- "$pattern" && echo "$pid"
+  done < <(grep -lsaF -- "$needle" /proc/[0-9]*/cmdline 2>/dev/null || true)
+  return 0
+}
+
 # start_bg <pidfile> <logfile> <workdir> cmd...: start detached (own session),
 # write the real pid of cmd to pidfile.
 start_bg() {
@@ -408,13 +420,7 @@ EOF
 
 # pids of a Kafka broker serving a Berth dev config of another checkout (deploy/.state/kafka/server.properties)
 other_berth_kafka_pids() {
-  local f pid
-  while read -r f; do
-    pid="${f#/proc/}"; pid="${pid%/cmdline}"
-    [ "$pid" = "$(cat "$KAFKA_PID" 2>/dev/null)" ] && continue
-    tr '\0' ' ' 2>/dev/null <"$f" | grep -q " kafka\.Kafka .*/deploy/\.state/kafka/server\.properties" && echo "$pid"
-  done < <(grep -lsaF -- /deploy/.state/kafka/server.properties /proc/[0-9]*/cmdline 2>/dev/null || true)
-  return 0
+  other_checkout_pids "$KAFKA_PID" /deploy/.state/kafka/server.properties " kafka\.Kafka .*/deploy/\.state/kafka/server\.properties"
 }
 
 kafka_authenticates() { grep -q '^sasl.enabled.mechanisms=' "$KAFKA_DIR/server.properties" 2>/dev/null; }
@@ -546,13 +552,7 @@ reg_credentials() {
 
 # pids of a docker-registry serving a Berth dev config of another checkout (deploy/.state/registry/config.yml)
 other_berth_registry_pids() {
-  local f pid
-  while read -r f; do
-    pid="${f#/proc/}"; pid="${pid%/cmdline}"
-    [ "$pid" = "$(cat "$REG_PID" 2>/dev/null)" ] && continue
-    tr '\0' ' ' 2>/dev/null <"$f" | grep -q "^[^ ]*docker-registry serve .*/deploy/\.state/registry/config\.yml" && echo "$pid"
-  done < <(grep -lsaF -- /deploy/.state/registry/config.yml /proc/[0-9]*/cmdline 2>/dev/null || true)
-  return 0
+  other_checkout_pids "$REG_PID" /deploy/.state/registry/config.yml "^[^ ]*docker-registry serve .*/deploy/\.state/registry/config\.yml"
 }
 
 # pids of Debian's packaged registry (the one using /etc/docker/registry/config.yml)
