@@ -5,7 +5,9 @@ import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeMap;
 
@@ -24,7 +26,7 @@ public final class KafkaClientProperties {
     private static final KafkaClientProperties NONE = new KafkaClientProperties(null, Map.of());
 
     private final Path source;
-    private final Map<String, String> values;
+    private final Map<String, String> values; // sorted by key
 
     private KafkaClientProperties(Path source, Map<String, String> values) {
         this.source = source;
@@ -54,13 +56,28 @@ public final class KafkaClientProperties {
         }
         Map<String, String> values = new TreeMap<>();
         p.stringPropertyNames().forEach(k -> values.put(k, p.getProperty(k).trim()));
-        return new KafkaClientProperties(file, Map.copyOf(values));
+        return new KafkaClientProperties(file, Collections.unmodifiableMap(values));
     }
 
     /** The file named by {@value #ENV}, or {@link #none()} when it is unset or blank. */
     public static KafkaClientProperties fromEnvironment() {
-        String file = System.getenv(ENV);
-        return file == null || file.isBlank() ? NONE : load(Path.of(file.trim()));
+        return fromSetting(Optional.ofNullable(System.getenv(ENV)), ENV);
+    }
+
+    /**
+     * The file a setting names, or {@link #none()} when it is unset or blank.
+     *
+     * @throws IllegalArgumentException as {@link #load}, the message naming {@code setting} as well
+     */
+    public static KafkaClientProperties fromSetting(Optional<String> file, String setting) {
+        if (file.isEmpty() || file.get().isBlank()) {
+            return NONE;
+        }
+        try {
+            return load(Path.of(file.get().trim()));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + "; it is named by " + setting, e);
+        }
     }
 
     /** The settings, to put into a producer's, consumer's or admin client's configuration. */
@@ -75,6 +92,6 @@ public final class KafkaClientProperties {
     /** Where the settings came from and which keys they set; values are left out (they hold passwords). */
     @Override
     public String toString() {
-        return source == null ? "no Kafka client properties" : "Kafka client properties from " + source + " " + new TreeMap<>(values).keySet();
+        return source == null ? "no Kafka client properties" : "Kafka client properties from " + source + " " + values.keySet();
     }
 }

@@ -60,7 +60,8 @@ public class AgentLifecycle {
                         config.maxLayerBytes().asLongValue(), config.maxImageBytes().asLongValue(), config.minFreeDiskBytes().asLongValue())),
                 meta -> config.kafkaBootstrapServers().ifPresent(kafka -> {
                     String node = config.nodeName().orElseGet(AgentLifecycle::hostName);
-                    KafkaClientProperties login = kafkaLogin(config);
+                    KafkaClientProperties login = KafkaClientProperties.fromSetting(config.kafkaClientProperties(),
+                            "berth.agent.kafka-client-properties (env " + KafkaClientProperties.ENV + ")");
                     events = new EventPublisher(meta, node, kafka, login, config.heartbeatInterval(), "0.1.0");
                     LOG.info("publishing node " + node + "'s events to Kafka at " + kafka + " through the outbox ("
                             + (login.isEmpty() ? "no login" : login) + ")");
@@ -107,15 +108,6 @@ public class AgentLifecycle {
             if (Files.isExecutable(p)) return p;
         }
         throw new IOException("berth-shim not found next to the agent or on PATH; build it (mvn package) or set berth.agent.shim");
-    }
-
-    private static KafkaClientProperties kafkaLogin(AgentConfig config) {
-        try {
-            return config.kafkaClientProperties().map(f -> KafkaClientProperties.load(Path.of(f))).orElse(KafkaClientProperties.none());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage()
-                    + "; it is named by berth.agent.kafka-client-properties (env " + KafkaClientProperties.ENV + ")", e);
-        }
     }
 
     private static String hostName() {

@@ -4,7 +4,6 @@ import dev.berth.events.KafkaClientProperties;
 import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -28,18 +27,6 @@ class KafkaLogin {
     @Singleton
     @Identifier(BEAN)
     Map<String, Object> configuration(@ConfigProperty(name = FILE_PROPERTY) Optional<String> file) {
-        return login(file).asMap();
-    }
-
-    static KafkaClientProperties login(Optional<String> file) {
-        if (file.isEmpty() || file.get().isBlank()) {
-            return KafkaClientProperties.none();
-        }
-        try {
-            return KafkaClientProperties.load(Path.of(file.get().trim()));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage() + "; it is named by " + FILE_PROPERTY
-                    + " (env " + KafkaClientProperties.ENV + ")", e);
-        }
+        return KafkaClientProperties.fromSetting(file, FILE_PROPERTY + " (env " + KafkaClientProperties.ENV + ")").asMap();
     }
 }
