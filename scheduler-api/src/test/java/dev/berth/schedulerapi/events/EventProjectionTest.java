@@ -177,7 +177,11 @@ class EventProjectionTest {
         String b = events.containerId();
         List<EventEnvelope> lifeA = events.shortLife(a, 0);
         List<EventEnvelope> lifeB = events.shortLife(b, 1);
+        // Listings are in arrival order, and a and b are keyed to different partitions: B is
+        // published only once A has arrived, so the order asserted below is the order of arrival.
         events.publish(lifeA);
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                given().queryParam("namespace", events.namespace).get("/api/v1/events").then().body("items", hasSize(3)));
         events.publish(lifeB);
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
                 given().queryParam("namespace", events.namespace).get("/api/v1/events").then().body("items", hasSize(6)));
