@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -279,8 +280,11 @@ public final class EventsBench {
         AtomicReference<Instant> measureFrom = new AtomicReference<>(Instant.MAX); // events recorded from then on count
         AtomicReference<Exception> pollFailure = new AtomicReference<>();
         Queue<SyntheticNode.EventKey> committed = new ConcurrentLinkedQueue<>();
+        Map<SyntheticNode.EventKey, Long> committedAt = new ConcurrentHashMap<>(); // micros since the epoch
+        LatencyStages stages = new LatencyStages();
         AtomicBoolean polling = new AtomicBoolean(true);
-        try (SyntheticNode node = new SyntheticNode(work.resolve("latency"), "bench-node-lat", "bench-lat-" + tag, "l" + tag)) {
+        try (SyntheticNode node = new SyntheticNode(work.resolve("latency"), "bench-node-lat", "bench-lat-" + tag, "l" + tag);
+             KafkaTap tap = new KafkaTap(bootstrap, LOGIN, prefix + Topics.CONTAINER_EVENTS).start()) {
             Thread poller = new Thread(() -> {
                 Set<SyntheticNode.EventKey> awaited = new HashSet<>();
                 try (PreparedStatement poll = db.prepareStatement(POLL_ROWS)) {
@@ -302,15 +306,24 @@ public final class EventsBench {
                             Instant asked = Instant.now();
                             try (ResultSet r = poll.executeQuery()) {
                                 while (r.next()) {
-                                    awaited.remove(new SyntheticNode.EventKey(r.getString(1), r.getLong(2)));
+                                    SyntheticNode.EventKey key = new SyntheticNode.EventKey(r.getString(1), r.getLong(2));
+                                    awaited.remove(key);
                                     Instant time = r.getObject(3, OffsetDateTime.class).toInstant();
+                                    Instant start = r.getObject(4, OffsetDateTime.class).toInstant();
                                     if (!time.isBefore(measureFrom.get())) {
                                         int n = received.getAndIncrement();
                                         if (n < measured) {
                                             micros[n] = Duration.between(time, asked).toNanos() / 1000;
-                                            inMicros[n] = Duration.between(time, r.getObject(4, OffsetDateTime.class).toInstant()).toNanos() / 1000;
+                                            inMicros[n] = Duration.between(time, start).toNanos() / 1000;
+                                            KafkaTap.Seen seen = tap.seen(key);
+                                            Long commit = committedAt.get(key);
+                                            if (seen != null && commit != null) {
+                                                stages.add(epochMicros(time), commit, seen.sentMillis() * 1000,
+                                                        seen.tappedMillis() * 1000, epochMicros(start), epochMicros(asked));
+                                            }
                                         }
                                     }
+                                    committedAt.remove(key);
                                 }
                             }
                             polls.incrementAndGet();
@@ -337,7 +350,9 @@ public final class EventsBench {
                     if (due > 0) {
                         long first = node.generated();
                         node.commit((int) due);
+                        long commit = epochMicros(Instant.now());
                         for (long k = first; k < node.generated(); k++) {
+                            committedAt.put(node.key(k), commit);
                             committed.add(node.key(k));
                         }
                     }
@@ -370,6 +385,11 @@ public final class EventsBench {
             Arrays.sort(in);
             System.out.printf("lat_in_p50_ms=%.1f%nlat_in_p99_ms=%.1f%n", percentile(in, 50) / 1000.0, percentile(in, 99) / 1000.0);
         }
+        stages.print("lat_stage");
+    }
+
+    private static long epochMicros(Instant t) {
+        return t.getEpochSecond() * 1_000_000 + t.getNano() / 1000;
     }
 
     private static long percentile(long[] sorted, double p) {

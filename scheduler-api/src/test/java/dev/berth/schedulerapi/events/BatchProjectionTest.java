@@ -6,6 +6,8 @@ import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.nullValue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.berth.events.EventEnvelope;
 import dev.berth.events.payload.ContainerCreated;
@@ -14,13 +16,21 @@ import dev.berth.events.payload.ContainerPaused;
 import dev.berth.events.payload.ContainerStarted;
 import dev.berth.events.payload.NodeHeartbeat;
 import dev.berth.events.payload.NodeUp;
+import dev.berth.schedulerapi.events.projection.ConcurrentProjectionException;
 import dev.berth.schedulerapi.events.projection.EventProjector;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.ValidatableResponse;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Transaction;
+import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -36,14 +46,16 @@ class BatchProjectionTest {
     @Inject
     EventProjector projector;
 
+    @Inject
+    Pool pool;
+
     @AfterEach
     void close() {
         events.close();
     }
 
     private List<EventEnvelope> project(List<EventEnvelope> batch) {
-        List<EventProjector.Incoming> incoming = batch.stream().map(e -> new EventProjector.Incoming(e, null)).toList();
-        return projector.project(incoming).await().atMost(Duration.ofSeconds(30)).fresh();
+        return projector.project(incoming(batch)).await().atMost(Duration.ofSeconds(30)).fresh();
     }
 
     private ValidatableResponse status(String id) {
@@ -132,5 +144,48 @@ class BatchProjectionTest {
         // the feed is in arrival order (one partition, so Kafka's order), each event where it first came
         given().queryParam("subjectId", id).get("/api/v1/events").then().body("items.eventId",
                 contains(life.get(2).eventId(), deleted.eventId(), life.get(0).eventId(), life.get(1).eventId()));
+    }
+
+    /**
+     * A redelivery racing its original: another transaction inserts one of the batch's events after the batch
+     * looked for it (here the test's own, held open until the batch waits on it, then committed). The batch must
+     * roll back whole, its state rows included, say why, and project the rest when retried.
+     */
+    @Test
+    void aBatchRacingAnotherTransactionWithOneOfItsEventsRollsBackWholeAndItsRetryProjectsTheRest() throws Exception {
+        String id = events.containerId();
+        List<EventEnvelope> life = events.shortLife(id, 3);
+        project(life.subList(0, 1));
+        List<EventEnvelope> batch = life.subList(1, 3);
+        SqlConnection other = pool.getConnection().await().atMost(Duration.ofSeconds(10));
+        try {
+            Transaction open = other.begin().await().atMost(Duration.ofSeconds(10));
+            int otherPid = other.query("SELECT pg_backend_pid()").execute().await().atMost(Duration.ofSeconds(10))
+                    .iterator().next().getInteger(0);
+            EventEnvelope raced = batch.get(1);
+            other.preparedQuery("INSERT INTO event (event_id, type, schema_version, namespace, node, subject_kind, subject_id,"
+                    + " sequence, occurred_at, payload) VALUES ($1, $2, 1, $3, $4, 'container', $5, $6, now(), '{}')")
+                    .execute(Tuple.from(List.of(raced.eventId(), raced.type(), raced.namespace(), raced.node(),
+                            raced.subjectId(), raced.sequence())))
+                    .await().atMost(Duration.ofSeconds(10));
+
+            CompletableFuture<EventProjector.Projected> first = projector.project(incoming(batch)).subscribeAsCompletionStage();
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> pool
+                    .preparedQuery("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))")
+                    .execute(Tuple.of(otherPid)).await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0) > 0);
+            open.commit().await().atMost(Duration.ofSeconds(10));
+
+            ExecutionException refused = assertThrows(ExecutionException.class, () -> first.get(30, TimeUnit.SECONDS));
+            assertInstanceOf(ConcurrentProjectionException.class, refused.getCause(), refused.toString());
+            status(id).body("status", equalTo("created")).body("lastSequence", equalTo(1)); // rolled back whole
+            assertEquals(List.of(batch.get(0)), project(batch), "the retry projects what the other did not");
+            status(id).body("status", equalTo("running")).body("lastSequence", equalTo(2));
+        } finally {
+            other.close().await().atMost(Duration.ofSeconds(10));
+        }
+    }
+
+    private static List<EventProjector.Incoming> incoming(List<EventEnvelope> batch) {
+        return batch.stream().map(e -> new EventProjector.Incoming(e, null)).toList();
     }
 }

@@ -4,10 +4,12 @@ import dev.berth.events.EventCodec;
 import dev.berth.events.EventEnvelope;
 import dev.berth.events.EventTypes;
 import dev.berth.schedulerapi.config.EventsConfig;
-import dev.berth.schedulerapi.events.projection.StateTables.StateTable;
+import dev.berth.schedulerapi.events.model.ContainerKey;
+import dev.berth.schedulerapi.events.model.ContainerState;
+import dev.berth.schedulerapi.events.model.NodeState;
 import io.smallrye.mutiny.Uni;
+import io.vertx.pgclient.PgException;
 import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -20,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * Projects a batch of events into Postgres in one transaction: which of its events are new (those whose id is
@@ -37,8 +38,8 @@ import java.util.TreeMap;
  * {@code event}, and the caller dead-letters it.
  *
  * <p>Writes use the reactive Postgres client directly, not Hibernate Reactive: each statement carries the whole
- * batch as array parameters ({@code unnest}), so a batch of 500 events costs six statements instead of one
- * insert plus one locked load and one flush per event. Hibernate has no batching for native statements and
+ * batch as array parameters ({@code unnest}), so a batch of 500 events costs six statements, sent in two round trips
+ * ({@link Pipeline}), instead of one insert plus one locked load and one flush per event. Hibernate has no batching for native statements and
  * would need a round trip per row; the entities stay the model for reads ({@code EventQueries}).
  */
 @ApplicationScoped
@@ -84,9 +85,7 @@ public class EventProjector {
                         $9::timestamptz[], $10::text[], $11::text[], $12::int4[], $13::int8[], $14::int8[])
                  WITH ORDINALITY AS e(event_id, type, schema_version, namespace, node, subject_kind, subject_id, sequence,
                                       occurred_at, payload, kafka_topic, kafka_partition, kafka_offset, incarnation, ord)
-            ORDER BY e.ord
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id""";
+            ORDER BY e.ord""";
 
     private static final String EXISTING = "SELECT event_id FROM event WHERE event_id = ANY($1::text[])";
 
@@ -100,36 +99,66 @@ public class EventProjector {
 
     /**
      * Projects the batch (events in arrival order; repeated ids are fine) in one transaction; the returned Uni
-     * completes after the commit.
+     * completes after the commit. The transaction is two round trips ({@link Pipeline}): BEGIN, which of the events
+     * are already there, and the state rows of every subject the batch names, locked; then, once the new events are
+     * folded into those rows here, the rows written back, the ingest-order lock, the events' INSERT and the COMMIT.
      */
     public Uni<Projected> project(List<Incoming> batch) {
         List<Incoming> distinct = distinctById(batch);
         if (distinct.isEmpty()) {
             return Uni.createFrom().item(Projected.NOTHING);
         }
-        return pool.withTransaction(conn -> fresh(conn, distinct).chain(fresh -> {
-            Map<String, String> poisoned = new LinkedHashMap<>();
-            List<EventEnvelope> events = fresh.stream().map(Incoming::event).toList();
-            return applyTo(conn, events, StateTables.CONTAINERS, bounds, poisoned)
-                    .chain(() -> applyTo(conn, events, StateTables.NODES, bounds, poisoned))
-                    .chain(() -> {
-                        List<Incoming> kept = fresh.stream().filter(i -> !poisoned.containsKey(i.event().eventId())).toList();
-                        return lockIngestOrder(conn).chain(() -> insertEvents(conn, kept))
-                                .map(projected -> new Projected(projected, Map.copyOf(poisoned)));
-                    });
-        }));
+        return pool.withConnection(conn -> inOneTransaction(conn, distinct));
     }
 
-    /** The events of the batch whose id {@code event} does not hold yet, in arrival order. */
-    private static Uni<List<Incoming>> fresh(SqlConnection conn, List<Incoming> batch) {
-        String[] ids = batch.stream().map(i -> i.event().eventId()).toArray(String[]::new);
-        return conn.preparedQuery(EXISTING).execute(Tuple.of(ids)).map(rows -> {
-            Set<String> existing = new HashSet<>();
-            for (Row row : rows) {
-                existing.add(row.getString(0));
+    private Uni<Projected> inOneTransaction(SqlConnection conn, List<Incoming> batch) {
+        List<EventEnvelope> events = batch.stream().map(Incoming::event).toList();
+        Subjects<ContainerKey, ContainerState> containers = new Subjects<>(StateTables.CONTAINERS, events);
+        Subjects<String, NodeState> nodes = new Subjects<>(StateTables.NODES, events);
+        Pipeline read = new Pipeline(conn);
+        read.add("BEGIN");
+        int existing = read.add(EXISTING, Tuple.of(events.stream().map(EventEnvelope::eventId).toArray(String[]::new)));
+        int containerRows = containers.lock(read);
+        int nodeRows = nodes.lock(read);
+        return read.send().map(answers -> {
+            Set<String> fresh = new HashSet<>();
+            events.forEach(e -> fresh.add(e.eventId()));
+            answers.get(existing).forEach(row -> fresh.remove(row.getString(0)));
+            Instant now = Instant.now();
+            Map<String, String> poisoned = new LinkedHashMap<>();
+            List<ContainerState> changedContainers = containers.fold(answers, containerRows, fresh, bounds, now, poisoned);
+            List<NodeState> changedNodes = nodes.fold(answers, nodeRows, fresh, bounds, now, poisoned);
+            List<Incoming> kept = batch.stream()
+                    .filter(i -> fresh.contains(i.event().eventId()) && !poisoned.containsKey(i.event().eventId()))
+                    .toList();
+            Pipeline write = new Pipeline(conn);
+            containers.upsert(write, changedContainers);
+            nodes.upsert(write, changedNodes);
+            if (!kept.isEmpty()) {
+                write.add(LOCK_INGEST_ORDER, Tuple.of(INGEST_ORDER_LOCK));
+                write.add(INSERT_EVENTS, insertParams(kept));
             }
-            return existing.isEmpty() ? batch : batch.stream().filter(i -> !existing.contains(i.event().eventId())).toList();
-        });
+            write.add("COMMIT");
+            return new Written(write, new Projected(kept.stream().map(Incoming::event).toList(), Map.copyOf(poisoned)));
+        })
+                // the transaction is open (and aborted, if a statement failed) until the COMMIT is sent: end it
+                .onFailure().call(() -> conn.query("ROLLBACK").execute().onFailure().recoverWithNull())
+                // the COMMIT ends it whatever happens, rolling back if a statement before it failed
+                .chain(written -> written.statements().send().replaceWith(written.outcome()))
+                .onFailure(EventProjector::isDuplicateEvent).transform(e -> new ConcurrentProjectionException(
+                        "an event of the batch was projected by another transaction meanwhile; the batch is retried"));
+    }
+
+    /** The second round trip of a projecting transaction, to be sent, and what the batch did if it commits. */
+    private record Written(Pipeline statements, Projected outcome) {}
+
+    /**
+     * A duplicate event id refused by the INSERT: a concurrent transaction (a redelivery racing the original)
+     * inserted one of the events after this one looked, and this one folded it into the state rows once more. The
+     * transaction rolls back (the COMMIT sent behind the INSERT ends it so), and its retry skips the event.
+     */
+    private static boolean isDuplicateEvent(Throwable e) {
+        return e instanceof PgException pg && "23505".equals(pg.getSqlState()) && "event_pkey".equals(pg.getConstraint());
     }
 
     /** The first of each event id, in arrival order: a batch may hold a relay's repeat next to the original. */
@@ -144,20 +173,8 @@ public class EventProjector {
         return out;
     }
 
-    /** Waits for the transactions that allocated ingest_seq before this one to end ({@link #INGEST_ORDER_LOCK}). */
-    private static Uni<Void> lockIngestOrder(SqlConnection conn) {
-        return conn.preparedQuery(LOCK_INGEST_ORDER).execute(Tuple.of(INGEST_ORDER_LOCK)).replaceWithVoid();
-    }
-
-    /**
-     * Inserts the events' rows; every one must be new. One that is not was inserted by a concurrent transaction (a
-     * redelivery racing the original) after {@link #fresh} looked, and this transaction has folded it into the state
-     * rows once more: it fails with {@link ConcurrentProjectionException}, rolls back, and its retry skips the event.
-     */
-    private Uni<List<EventEnvelope>> insertEvents(SqlConnection conn, List<Incoming> batch) {
-        if (batch.isEmpty()) {
-            return Uni.createFrom().item(List.of());
-        }
+    /** The INSERT's parameters: one array per column, the events in arrival order. */
+    private static Tuple insertParams(List<Incoming> batch) {
         int n = batch.size();
         String[] ids = new String[n];
         String[] types = new String[n];
@@ -193,68 +210,7 @@ public class EventProjector {
         }
         Tuple params = Tuple.from(List.of(ids, types, versions, namespaces, nodes, kinds, subjects, sequences, times,
                 payloads, topics, partitions, offsets, incarnations));
-        return conn.preparedQuery(INSERT_EVENTS).execute(params).map(rows -> {
-            Set<String> inserted = new HashSet<>();
-            for (Row row : rows) {
-                inserted.add(row.getString(0));
-            }
-            if (inserted.size() != batch.size()) {
-                throw new ConcurrentProjectionException((batch.size() - inserted.size()) + " of " + batch.size()
-                        + " events were projected by another transaction meanwhile; the batch is retried");
-            }
-            return batch.stream().map(Incoming::event).toList();
-        });
-    }
-
-    /**
-     * Locks the rows of the subjects the new events change (one statement, in key order), folds each subject's
-     * events into its row in arrival order (a new row for a subject seen for the first time), skipping and noting
-     * in {@code poisoned} each event {@code bounds} refuses, and writes every row an event changed back (one
-     * statement).
-     */
-    private static <K, S> Uni<Void> applyTo(SqlConnection conn, List<EventEnvelope> fresh, StateTable<K, S> table,
-            SequenceBounds bounds, Map<String, String> poisoned) {
-        Map<K, List<EventEnvelope>> bySubject = new TreeMap<>(table.keyOrder());
-        for (EventEnvelope e : fresh) {
-            if (table.changes().test(e)) {
-                bySubject.computeIfAbsent(table.keyOf().apply(e), k -> new ArrayList<>()).add(e);
-            }
-        }
-        if (bySubject.isEmpty()) {
-            return Uni.createFrom().voidItem();
-        }
-        return conn.preparedQuery(table.lockSql()).execute(table.lockParams().apply(bySubject.keySet())).chain(rows -> {
-            Map<K, S> states = new LinkedHashMap<>();
-            for (Row row : rows) {
-                S s = table.readRow().apply(row);
-                states.put(table.keyOfState().apply(s), s);
-            }
-            Instant now = Instant.now();
-            List<S> changed = new ArrayList<>(bySubject.size());
-            for (Map.Entry<K, List<EventEnvelope>> subject : bySubject.entrySet()) {
-                S s = states.get(subject.getKey());
-                boolean applied = false;
-                for (EventEnvelope e : subject.getValue()) {
-                    String violation = bounds.violation(s == null ? null : table.positionOf().apply(s), e, now);
-                    if (violation != null) {
-                        poisoned.put(e.eventId(), violation);
-                        continue;
-                    }
-                    if (s == null) {
-                        s = table.newState().apply(e);
-                    }
-                    table.rules().apply(s, e, now);
-                    applied = true;
-                }
-                if (applied) {
-                    changed.add(s);
-                }
-            }
-            if (changed.isEmpty()) {
-                return Uni.createFrom().voidItem();
-            }
-            return conn.preparedQuery(table.upsertSql()).execute(table.upsertParams().apply(changed)).replaceWithVoid();
-        });
+        return params;
     }
 
     public static String subjectKind(EventTypes.Subject subject) {
