@@ -21,9 +21,6 @@ import dev.berth.schedulerapi.events.projection.EventProjector;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.ValidatableResponse;
 import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.SqlConnection;
-import io.vertx.mutiny.sqlclient.Transaction;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
@@ -157,31 +154,16 @@ class BatchProjectionTest {
         List<EventEnvelope> life = events.shortLife(id, 3);
         project(life.subList(0, 1));
         List<EventEnvelope> batch = life.subList(1, 3);
-        SqlConnection other = pool.getConnection().await().atMost(Duration.ofSeconds(10));
-        try {
-            Transaction open = other.begin().await().atMost(Duration.ofSeconds(10));
-            int otherPid = other.query("SELECT pg_backend_pid()").execute().await().atMost(Duration.ofSeconds(10))
-                    .iterator().next().getInteger(0);
-            EventEnvelope raced = batch.get(1);
-            other.preparedQuery("INSERT INTO event (event_id, type, schema_version, namespace, node, subject_kind, subject_id,"
-                    + " sequence, occurred_at, payload) VALUES ($1, $2, 1, $3, $4, 'container', $5, $6, now(), '{}')")
-                    .execute(Tuple.from(List.of(raced.eventId(), raced.type(), raced.namespace(), raced.node(),
-                            raced.subjectId(), raced.sequence())))
-                    .await().atMost(Duration.ofSeconds(10));
-
+        try (UncommittedEvent other = new UncommittedEvent(pool, batch.get(1))) {
             CompletableFuture<EventProjector.Projected> first = projector.project(incoming(batch)).subscribeAsCompletionStage();
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> pool
-                    .preparedQuery("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))")
-                    .execute(Tuple.of(otherPid)).await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0) > 0);
-            open.commit().await().atMost(Duration.ofSeconds(10));
+            other.awaitSomeoneWaiting();
+            other.commit();
 
             ExecutionException refused = assertThrows(ExecutionException.class, () -> first.get(30, TimeUnit.SECONDS));
             assertInstanceOf(ConcurrentProjectionException.class, refused.getCause(), refused.toString());
             status(id).body("status", equalTo("created")).body("lastSequence", equalTo(1)); // rolled back whole
             assertEquals(List.of(batch.get(0)), project(batch), "the retry projects what the other did not");
             status(id).body("status", equalTo("running")).body("lastSequence", equalTo(2));
-        } finally {
-            other.close().await().atMost(Duration.ofSeconds(10));
         }
     }
 

@@ -19,9 +19,6 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import io.restassured.specification.RequestSpecification;
 import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.SqlConnection;
-import io.vertx.mutiny.sqlclient.Transaction;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
@@ -154,21 +151,11 @@ class EventPagingTest {
         List<EventEnvelope> batchA = lifeX.subList(1, 3);
         List<EventEnvelope> batchB = events.shortLife(events.containerId(), 1);
 
-        SqlConnection holder = pool.getConnection().await().atMost(Duration.ofSeconds(10));
-        CompletableFuture<EventProjector.Projected> a = null;
-        CompletableFuture<EventProjector.Projected> b = null;
-        try {
-            Transaction held = holder.begin().await().atMost(Duration.ofSeconds(10));
-            int holderPid = holder.query("SELECT pg_backend_pid()").execute().await().atMost(Duration.ofSeconds(10))
-                    .iterator().next().getInteger(0);
-            holder.preparedQuery("INSERT INTO event (event_id, type, schema_version, node, subject_kind, subject_id, sequence,"
-                    + " occurred_at, payload) VALUES ($1, 'container.exited', 1, 'held', 'container', 'held', 1, now(), '{}')")
-                    .execute(Tuple.of(batchA.get(batchA.size() - 1).eventId())).await().atMost(Duration.ofSeconds(10));
-
+        CompletableFuture<EventProjector.Projected> a;
+        CompletableFuture<EventProjector.Projected> b;
+        try (UncommittedEvent held = new UncommittedEvent(pool, batchA.get(batchA.size() - 1))) {
             a = projector.project(incoming(batchA)).subscribeAsCompletionStage();
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> pool
-                    .preparedQuery("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))")
-                    .execute(Tuple.of(holderPid)).await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0) > 0);
+            held.awaitSomeoneWaiting();
             // A has inserted its first row and waits to learn whether its last one is a duplicate; now B
             b = projector.project(incoming(batchB)).subscribeAsCompletionStage();
             try {
@@ -182,7 +169,7 @@ class EventPagingTest {
             List<String> read = new ArrayList<>(during.getList("items.eventId", String.class));
             String token = during.getString("continue");
 
-            held.rollback().await().atMost(Duration.ofSeconds(10)); // not a duplicate: A goes on and commits, then B
+            held.rollback(); // not a duplicate: A goes on and commits, then B
             a.get(30, TimeUnit.SECONDS);
             b.get(30, TimeUnit.SECONDS);
             read.addAll(readAll("/api/v1/events", inNamespace, token));
@@ -190,8 +177,6 @@ class EventPagingTest {
             List<String> expected = new ArrayList<>(ids(lifeX));
             expected.addAll(ids(batchB));
             assertEquals(expected, read, "every event once, in the order they were committed");
-        } finally {
-            holder.close().await().atMost(Duration.ofSeconds(10));
         }
     }
 
