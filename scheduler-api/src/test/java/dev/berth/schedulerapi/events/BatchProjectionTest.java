@@ -52,7 +52,7 @@ class BatchProjectionTest {
     }
 
     private List<EventEnvelope> project(List<EventEnvelope> batch) {
-        return projector.project(incoming(batch)).await().atMost(Duration.ofSeconds(30)).fresh();
+        return projector.project(TestEvents.incoming(batch)).await().atMost(Duration.ofSeconds(30)).fresh();
     }
 
     private ValidatableResponse status(String id) {
@@ -155,7 +155,7 @@ class BatchProjectionTest {
         project(life.subList(0, 1));
         List<EventEnvelope> batch = life.subList(1, 3);
         try (UncommittedEvent other = new UncommittedEvent(pool, batch.get(1))) {
-            CompletableFuture<EventProjector.Projected> first = projector.project(incoming(batch)).subscribeAsCompletionStage();
+            CompletableFuture<EventProjector.Projected> first = projector.project(TestEvents.incoming(batch)).subscribeAsCompletionStage();
             other.awaitSomeoneWaiting();
             other.commit();
 
@@ -165,9 +165,5 @@ class BatchProjectionTest {
             assertEquals(List.of(batch.get(0)), project(batch), "the retry projects what the other did not");
             status(id).body("status", equalTo("running")).body("lastSequence", equalTo(2));
         }
-    }
-
-    private static List<EventProjector.Incoming> incoming(List<EventEnvelope> batch) {
-        return batch.stream().map(e -> new EventProjector.Incoming(e, null)).toList();
     }
 }

@@ -53,12 +53,8 @@ class EventPagingTest {
         events.close();
     }
 
-    private static List<EventProjector.Incoming> incoming(List<EventEnvelope> batch) {
-        return batch.stream().map(e -> new EventProjector.Incoming(e, null)).toList();
-    }
-
     private void project(List<EventEnvelope> batch) {
-        projector.project(incoming(batch)).await().atMost(Duration.ofSeconds(30));
+        projector.project(TestEvents.incoming(batch)).await().atMost(Duration.ofSeconds(30));
     }
 
     private JsonPath page(String path, UnaryOperator<RequestSpecification> query, String continueToken, Object... pathParams) {
@@ -154,10 +150,10 @@ class EventPagingTest {
         CompletableFuture<EventProjector.Projected> a;
         CompletableFuture<EventProjector.Projected> b;
         try (UncommittedEvent held = new UncommittedEvent(pool, batchA.get(batchA.size() - 1))) {
-            a = projector.project(incoming(batchA)).subscribeAsCompletionStage();
+            a = projector.project(TestEvents.incoming(batchA)).subscribeAsCompletionStage();
             held.awaitSomeoneWaiting();
             // A has inserted its first row and waits to learn whether its last one is a duplicate; now B
-            b = projector.project(incoming(batchB)).subscribeAsCompletionStage();
+            b = projector.project(TestEvents.incoming(batchB)).subscribeAsCompletionStage();
             try {
                 b.get(2, TimeUnit.SECONDS);
             } catch (TimeoutException waitsForA) {

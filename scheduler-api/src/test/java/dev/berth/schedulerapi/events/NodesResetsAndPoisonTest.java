@@ -195,8 +195,7 @@ class NodesResetsAndPoisonTest {
         // built here, not decoded, so nothing before Postgres turns it away
         EventEnvelope refused = events.container(bad, 1, new ContainerCreated("registry.local/app\u0000:1", null, null));
         List<EventEnvelope> life = events.shortLife(good, 2);
-        List<EventProjector.Incoming> batch = List.of(life.get(0), refused, life.get(1), life.get(2)).stream()
-                .map(e -> new EventProjector.Incoming(e, null)).toList();
+        List<EventProjector.Incoming> batch = TestEvents.incoming(List.of(life.get(0), refused, life.get(1), life.get(2)));
         EventProjector.Projected projected = projection.project(batch).await().atMost(Duration.ofSeconds(30));
         assertEquals(life, projected.fresh());
         assertEquals(List.of(refused.eventId()), List.copyOf(projected.poisoned().keySet()));

@@ -8,6 +8,7 @@ import dev.berth.events.payload.ContainerDeleted;
 import dev.berth.events.payload.ContainerExited;
 import dev.berth.events.payload.ContainerStarted;
 import dev.berth.events.testing.KafkaSupport;
+import dev.berth.schedulerapi.events.projection.EventProjector;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -61,6 +62,11 @@ public final class TestEvents implements AutoCloseable {
     }
 
     /** created, started, exited with {@code exitCode}: the three events of a short container life. */
+    /** Events as the projector takes them when no Kafka record is behind them (no provenance). */
+    public static List<EventProjector.Incoming> incoming(List<EventEnvelope> batch) {
+        return batch.stream().map(e -> new EventProjector.Incoming(e, null)).toList();
+    }
+
     public List<EventEnvelope> shortLife(String id, int exitCode) {
         List<EventEnvelope> events = new ArrayList<>();
         Instant t = tick();

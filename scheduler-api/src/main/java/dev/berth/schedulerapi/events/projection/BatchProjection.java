@@ -71,7 +71,8 @@ public class BatchProjection {
         return state != null && (state.startsWith("22") || state.startsWith("54"));
     }
 
-    private static PgException pgException(Throwable e) {
+    /** The Postgres error behind a failure (its cause chain walked), or null if Postgres refused nothing. */
+    static PgException pgException(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof PgException pg) {
                 return pg;

@@ -38,9 +38,10 @@ import java.util.Set;
  * {@code event}, and the caller dead-letters it.
  *
  * <p>Writes use the reactive Postgres client directly, not Hibernate Reactive: each statement carries the whole
- * batch as array parameters ({@code unnest}), so a batch of 500 events costs six statements, sent in two round trips
- * ({@link Pipeline}), instead of one insert plus one locked load and one flush per event. Hibernate has no batching for native statements and
- * would need a round trip per row; the entities stay the model for reads ({@code EventQueries}).
+ * batch as array parameters ({@code unnest}), so a batch of 500 events costs six statements, sent in two round
+ * trips ({@link Pipeline}), instead of one insert plus one locked load and one flush per event. Hibernate has no
+ * batching for native statements and would need a round trip per row; the entities stay the model for reads
+ * ({@code EventQueries}).
  */
 @ApplicationScoped
 public class EventProjector {
@@ -158,7 +159,8 @@ public class EventProjector {
      * transaction rolls back (the COMMIT sent behind the INSERT ends it so), and its retry skips the event.
      */
     private static boolean isDuplicateEvent(Throwable e) {
-        return e instanceof PgException pg && "23505".equals(pg.getSqlState()) && "event_pkey".equals(pg.getConstraint());
+        PgException pg = BatchProjection.pgException(e);
+        return pg != null && "23505".equals(pg.getSqlState()) && "event_pkey".equals(pg.getConstraint());
     }
 
     /** The first of each event id, in arrival order: a batch may hold a relay's repeat next to the original. */
